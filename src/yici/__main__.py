@@ -1,0 +1,3 @@
+from yici.cli import main
+
+main()

@@ -1,0 +1,41 @@
+"""Reads about users and areas, always limited to what the requesting user may see."""
+
+from django.db.models import QuerySet
+
+from yici.accounts.models import Area, User, UserSession
+from yici.accounts.roles import ADMIN_ROLES
+
+
+def scope_by_area(queryset: QuerySet, *, user: User, field: str = "area_code") -> QuerySet:
+    """Limit ``queryset`` to rows whose ``field`` lies in the user's area subtree.
+
+    Every selector that returns area-bound rows goes through here, so no page or endpoint can
+    forget the scoping. A user without an area sees nothing.
+    """
+    prefix = user.area_prefix if user.is_authenticated else None
+    if prefix is None:
+        return queryset.none()
+    return queryset.filter(**{f"{field}__startswith": prefix})
+
+
+def area_list(*, user: User) -> QuerySet[Area]:
+    return scope_by_area(Area.objects.all(), user=user, field="code")
+
+
+def area_get_by_code(*, code: str) -> Area | None:
+    return Area.objects.filter(code=code).first()
+
+
+def area_children(*, area: Area) -> QuerySet[Area]:
+    return area.children.all()
+
+
+def user_list(*, fetched_by: User) -> QuerySet[User]:
+    """Users in the requester's subtree; only county admins manage users."""
+    if fetched_by.role not in ADMIN_ROLES:
+        return User.objects.none()
+    return scope_by_area(User.objects.all(), user=fetched_by, field="area__code")
+
+
+def session_list(*, user: User) -> QuerySet[UserSession]:
+    return UserSession.objects.filter(user=user)

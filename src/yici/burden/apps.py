@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BurdenConfig(AppConfig):
+    name = "yici.burden"
+    label = "burden"

@@ -1,0 +1,31 @@
+"""Navigation per role: each entry is shown only to the roles that may use it."""
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from yici.accounts.roles import ANALYTICS_ROLES, AUDIT_ROLES, PERSONAL_DATA_ROLES, Role
+
+ALL_ROLES = frozenset(Role)
+
+# (url name, label, roles that see it)
+NAVIGATION = [
+    ("web:home", _("Home"), ALL_ROLES),
+    ("registry:person_list", _("Residents"), PERSONAL_DATA_ROLES),
+    ("catalog:element_list", _("Data catalog"), ALL_ROLES),
+    ("audit:event_list", _("Audit log"), AUDIT_ROLES),
+    ("accounts:sessions", _("My sessions"), ALL_ROLES),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    path = request.path
+    items = []
+    for url_name, label, roles in NAVIGATION:
+        if user.role in roles:
+            url = reverse(url_name)
+            active = path == url if url == "/" else path.startswith(url)
+            items.append({"url": url, "label": label, "active": active})
+    return {"nav_items": items, "analytics_role": user.role in ANALYTICS_ROLES}
