@@ -57,14 +57,14 @@ class Area(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
-    @staticmethod
-    def prefix_for(code: str, level: int) -> str:
-        return code[: SIGNIFICANT_DIGITS[level]] if level in SIGNIFICANT_DIGITS else code
-
     def save(self, *args, **kwargs):
         # Derived from code and level, so it can never disagree with them.
         self.prefix = self.prefix_for(self.code, self.level)
         super().save(*args, **kwargs)
+
+    @staticmethod
+    def prefix_for(code: str, level: int) -> str:
+        return code[: SIGNIFICANT_DIGITS[level]] if level in SIGNIFICANT_DIGITS else code
 
     def contains(self, code: str) -> bool:
         return code.startswith(self.prefix)
@@ -139,3 +139,6 @@ class UserSession(models.Model):
 
     class Meta:
         ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.ip_address or ''}"

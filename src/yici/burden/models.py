@@ -44,3 +44,6 @@ class BurdenCount(models.Model):
                 name="burden_count_one_row_per_area_key",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.area_code} {self.metric}={self.count}"
