@@ -20,10 +20,11 @@ DEBUG = envbool("DEBUG", False)
 
 SECRET_KEY = envstr("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and not envbool("YICI_INSECURE_DEV_KEY", True):
-        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set")
-    # Only good enough for the embedded demo; `yici check --deploy` flags it (W009).
-    SECRET_KEY = "django-insecure-yici-demo-key-change-me"
+    # An embedded install keeps a random key under var/, made on first start, so that nobody runs
+    # with a key that is published in this repository.
+    from yici.common.env import secret_key_from_file
+
+    SECRET_KEY = secret_key_from_file(VAR_DIR / "secret_key")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])

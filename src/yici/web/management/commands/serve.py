@@ -1,0 +1,80 @@
+"""`yici serve`: the production web server (gunicorn) plus the background worker, in one command."""
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from yici.common.commands import validate_port
+
+
+class Command(BaseCommand):
+    help = "Serve Yici with gunicorn and run the background task worker until interrupted (Ctrl-C)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        parser.add_argument("--port", default="8000", help="port to listen on (default 8000)")
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+        parser.add_argument("--no-worker", action="store_true", help="do not start the background task worker")
+
+    def handle(self, *args, **options):
+        port = validate_port(options["port"])
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
+        bin_dir = Path(sys.executable).parent
+        gunicorn = shutil.which("gunicorn", path=str(bin_dir)) or shutil.which("gunicorn")
+        yici = shutil.which("yici", path=str(bin_dir)) or shutil.which("yici")
+        if not gunicorn or not yici:
+            raise CommandError("gunicorn or yici is not installed in this environment; run `make demo`")
+        if not settings.DEBUG and not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
+            raise CommandError("static files are not collected; run `yici collectstatic --noinput` first")
+
+        children: list[subprocess.Popen] = []
+        if not options["no_worker"]:
+            children.append(subprocess.Popen([yici, "worker"]))
+        children.append(
+            subprocess.Popen([
+                gunicorn, "yici.wsgi:application", "--bind", f"{options['host']}:{port}",
+                "--workers", str(options["workers"]), "--access-logfile", "-", "--graceful-timeout", "5",
+            ])
+        )
+        self._print_banner(options["host"], port)
+
+        def stop(*_):
+            for child in children:
+                if child.poll() is None:
+                    child.terminate()
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop()
+            for child in children:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
+        if failed and not any(c.returncode == -signal.SIGINT for c in children):
+            raise CommandError(f"a server process exited with status {failed[0].returncode}")
+
+    def _print_banner(self, host: str, port: int) -> None:
+        self.stdout.write(self.style.SUCCESS(f"Yici is serving on http://{host}:{port}/  (Ctrl-C stops it)"))
+        try:
+            from yici.demo.services import demo_logins
+        except ImportError:
+            return
+        logins = demo_logins()
+        if logins:
+            self.stdout.write("Demo logins:")
+            for row in logins:
+                self.stdout.write(f"  {row['username']:<10} {row['password']:<16} {row['role']} · {row['area']}")
