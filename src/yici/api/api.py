@@ -8,6 +8,7 @@ from ninja import NinjaAPI
 from ninja.security import django_auth
 
 from yici.api.routers import registry_router, whoami_router
+from yici.catalog.api import router as catalog_router
 
 api = NinjaAPI(
     title="Yici API",
@@ -18,3 +19,4 @@ api = NinjaAPI(
 )
 api.add_router("/me", whoami_router)
 api.add_router("/registry", registry_router)
+api.add_router("/catalog", catalog_router)

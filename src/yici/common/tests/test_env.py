@@ -35,3 +35,20 @@ def test_secret_key_file_is_made_once_and_private(tmp_path):
     first = secret_key_from_file(path)
     assert len(first) > 40 and secret_key_from_file(path) == first
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_check_deploy_is_clean_in_production_mode(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        "PATH": "/usr/bin:/bin", "YICI_VAR_DIR": str(tmp_path), "YICI_PRODUCTION": "1",
+        "SECRET_KEY": "x" * 20 + "-production-key-for-the-deploy-check-0123456789",
+    }
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "yici"), "check", "--deploy", "--fail-level", "WARNING"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "no issues" in proc.stdout
