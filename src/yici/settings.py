@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "yici.audit",
     "yici.burden",
     "yici.registry",
+    "yici.exchange",
     "yici.api",
     "yici.demo",
 ]

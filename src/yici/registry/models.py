@@ -17,6 +17,11 @@ class Gender(models.TextChoices):
 class RegistryEntity(models.Model):
     area_code = models.CharField(_("area code"), max_length=18, db_index=True)
     attributes = models.JSONField(_("other elements"), default=dict, blank=True)
+    # Per element: where the current value came from and the other candidates
+    # {"person.phone": {"value", "record", "system", "observed_at", "rule", "candidates": [...]}}.
+    provenance = models.JSONField(_("provenance"), default=dict, blank=True)
+    # Set when reconciliation folded this record into another; kept so old IDs still resolve.
+    merged_into_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=1)
@@ -100,3 +105,126 @@ class Place(RegistryEntity):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SourceKind(models.TextChoices):
+    IMPORT = "import", _("Imported file")
+    USER = "user", _("Typed by a person")
+    REPORT = "report", _("Report / template fill")
+    INBOUND = "inbound", _("Sent by a line system")
+
+
+class RecordStatus(models.TextChoices):
+    OK = "ok", _("OK")
+    WARNING = "warning", _("Warnings")
+    INVALID = "invalid", _("Invalid values kept aside")
+
+
+class SourceRecord(models.Model):
+    """What one source said about one entity, kept as received. Never overwritten.
+
+    ``values`` holds the normalised values by element code; ``raw`` the original cell texts by
+    header; ``issues`` the validation issues by element code. Values that failed validation are
+    absent from ``values`` and kept in ``raw`` and ``issues``.
+    """
+
+    kind = models.CharField(_("kind"), max_length=10, choices=SourceKind.choices)
+    system = models.ForeignKey(
+        "exchange.LineSystem", null=True, blank=True, on_delete=models.PROTECT, related_name="records",
+        verbose_name=_("system"),
+    )
+    batch = models.ForeignKey(
+        "exchange.ImportBatch", null=True, blank=True, on_delete=models.CASCADE, related_name="records",
+        verbose_name=_("batch"),
+    )
+    row_number = models.PositiveIntegerField(_("row"), null=True, blank=True)
+    sheet_row = models.PositiveIntegerField(null=True, blank=True)
+    # The facet of the row this record describes: a 住建 house row yields a house record and a
+    # person record for its owner (``parent`` points from the latter to the former).
+    entity = models.CharField(_("entity"), max_length=20, db_index=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="facets")
+    values = models.JSONField(_("values"), default=dict)
+    raw = models.JSONField(_("original values"), default=dict)
+    issues = models.JSONField(_("issues"), default=dict)
+    status = models.CharField(_("status"), max_length=10, choices=RecordStatus.choices, default=RecordStatus.OK)
+    area_code = models.CharField(_("area code"), max_length=18, blank=True, db_index=True)
+    observed_at = models.DateTimeField(_("observed at"))
+    actor = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("actor")
+    )
+    context = models.CharField(_("context"), max_length=200, blank=True, help_text=_("e.g. the report it came from"))
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("source record")
+        verbose_name_plural = _("source records")
+        indexes = [models.Index(fields=["batch", "row_number"])]
+
+    def __str__(self) -> str:
+        where = self.system.code if self.system_id else self.kind
+        return f"{where}#{self.row_number or self.pk} {self.entity}"
+
+
+class LinkMethod(models.TextChoices):
+    AUTO = "auto", _("Matched automatically")
+    MANUAL = "manual", _("Confirmed by a person")
+    NEW = "new", _("New record")
+    DIRECT = "direct", _("Entered directly")
+
+
+class Link(models.Model):
+    """Source record → golden entity. Merges and splits deactivate links and add new ones."""
+
+    record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="links")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="links")
+    household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.CASCADE, related_name="links")
+    house = models.ForeignKey(House, null=True, blank=True, on_delete=models.CASCADE, related_name="links")
+    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.CASCADE, related_name="links")
+    probability = models.FloatField(_("match probability"), null=True, blank=True)
+    method = models.CharField(_("method"), max_length=10, choices=LinkMethod.choices)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("link")
+        verbose_name_plural = _("links")
+        constraints = [
+            models.UniqueConstraint(fields=["record"], condition=models.Q(active=True), name="link_one_active_per_record"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record_id}→{self.person_id or self.house_id or self.household_id or self.place_id}"
+
+
+class ReviewStatus(models.TextChoices):
+    OPEN = "open", _("Waiting for review")
+    MERGED = "merged", _("Same — merged")
+    APART = "apart", _("Different — kept apart")
+
+
+class ReviewPair(models.Model):
+    """Two source records whose match probability lies between the thresholds: a person decides.
+
+    A decision is kept and honoured by every later reconcile run.
+    """
+
+    left = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
+    right = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="+")
+    entity = models.CharField(max_length=20, default="person")
+    probability = models.FloatField(_("match probability"))
+    area_code = models.CharField(max_length=18, blank=True, db_index=True)
+    status = models.CharField(_("status"), max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.OPEN, db_index=True)
+    decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-probability", "id"]
+        verbose_name = _("review pair")
+        verbose_name_plural = _("review pairs")
+        constraints = [models.UniqueConstraint(fields=["left", "right"], name="review_pair_once")]
+
+    def __str__(self) -> str:
+        return f"{self.left_id}~{self.right_id} ({self.probability:.2f})"

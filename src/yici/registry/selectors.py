@@ -9,9 +9,10 @@ from yici.registry.models import House, Household, Person, Place
 
 
 def _personal(queryset: QuerySet, user: User) -> QuerySet:
+    """Scope to the user's area, for roles that may see personal data; hide merged-away records."""
     if not user.is_authenticated or user.role not in PERSONAL_DATA_ROLES:
         return queryset.none()
-    return scope_by_area(queryset, user=user)
+    return scope_by_area(queryset.filter(merged_into_id__isnull=True), user=user)
 
 
 def person_list(*, user: User, query: str = "") -> QuerySet[Person]:

@@ -69,12 +69,9 @@ class Command(BaseCommand):
 
     def _print_banner(self, host: str, port: int) -> None:
         self.stdout.write(self.style.SUCCESS(f"Yici is serving on http://{host}:{port}/  (Ctrl-C stops it)"))
-        try:
-            from yici.demo.services import demo_logins
-        except ImportError:
-            return
-        logins = demo_logins()
-        if logins:
-            self.stdout.write("Demo logins:")
-            for row in logins:
-                self.stdout.write(f"  {row['username']:<10} {row['password']:<16} {row['role']} · {row['area']}")
+        from yici.demo.services import DEMO_PASSWORD, DEMO_USERS, demo_is_generated
+
+        if demo_is_generated():
+            self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
+            for row in DEMO_USERS:
+                self.stdout.write(f"  {row['username']:<10} {row['role']:<18} {row['area']}")

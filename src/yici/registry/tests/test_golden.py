@@ -1,0 +1,53 @@
+import datetime
+
+from yici.registry.golden import Candidate, apply_values, choose, element_values, name_initials, survive
+from yici.registry.models import Person
+
+
+def cand(value, record, system="gongan_huji", dept="gongan", at="2025-01-01T00:00:00"):
+    return Candidate(value=value, record_id=record, system=system, department=dept, observed_at=at)
+
+
+def test_the_authoritative_source_wins_even_when_older():
+    candidates = [cand("张三", 1, at="2024-01-01"), cand("张叁", 2, "minzheng_jiuzhu", "minzheng", at="2025-06-01")]
+    choice = choose(candidates, "gongan")
+    assert (choice.value, choice.rule, choice.winner.record_id) == ("张三", "authoritative", 1)
+
+
+def test_without_authority_the_most_recent_wins():
+    candidates = [cand("13800000001", 1, at="2024-01-01"), cand("13900000002", 2, "weijian", "weijian", at="2025-06-01")]
+    assert choose(candidates).value == "13900000002"
+    assert choose(candidates).rule == "most_recent"
+
+
+def test_at_the_same_moment_the_most_frequent_wins():
+    candidates = [cand("砖混", 1), cand("砖木", 2), cand("砖混", 3)]
+    choice = choose(candidates)
+    assert (choice.value, choice.rule) == ("砖混", "most_frequent")
+
+
+def test_survive_keeps_every_candidate_and_skips_empty_values():
+    values, provenance = survive(
+        {"person.name": [cand("张三", 1), cand("张叁", 2, "minzheng_jiuzhu", "minzheng")],
+         "person.phone": [cand("", 1)]},
+        {"person.name": "gongan"},
+    )
+    assert values == {"person.name": "张三"}
+    assert provenance["person.name"]["rule"] == "authoritative"
+    assert {c["value"] for c in provenance["person.name"]["candidates"]} == {"张三", "张叁"}
+
+
+def test_apply_and_read_back_values():
+    person = Person()
+    apply_values("person", person, {
+        "person.name": "张三丰", "person.birth_date": "1960-05-17", "person.gender": "男",
+        "person.ethnicity": "汉族", "person.current_address": "樟树村3组5号",
+    })
+    assert person.birth_date == datetime.date(1960, 5, 17)
+    assert person.attributes == {"person.ethnicity": "汉族", "person.current_address": "樟树村3组5号"}
+    assert person.name_initials == "zsf" and person.address == "樟树村3组5号"
+    assert element_values("person", person)["person.birth_date"] == "1960-05-17"
+
+
+def test_name_initials():
+    assert name_initials("欧阳娜娜") == "oynn"
