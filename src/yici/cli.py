@@ -20,9 +20,23 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError as exc:  # pragma: no cover - only without an environment
         sys.exit(f"yici: Django is not installed in this environment ({exc}); run `make demo` or `uv sync`.")
     try:
+        import django
+        from django.utils import translation
+
+        django.setup()
+        # The shell's locale decides the language of command output (the web UI has its own switch).
+        translation.activate(_cli_language())
         execute_from_command_line(argv)
     except ImproperlyConfigured as exc:
         sys.exit(f"yici: configuration error: {exc}")
+
+
+def _cli_language() -> str:
+    for name in ("YICI_LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return "zh-hans" if value.lower().replace("_", "-").startswith("zh") else "en"
+    return "en"
 
 
 if __name__ == "__main__":
