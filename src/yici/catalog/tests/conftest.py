@@ -4,8 +4,9 @@ import json
 import pytest
 
 from yici.catalog.services import BUILTIN_CATALOG, catalog_load
+from yici.testing.kit import KIT_DIR
 
-DEV_KIT_CATALOG = BUILTIN_CATALOG.parents[5] / "shared" / "datasets" / "dev" / "catalog.json"
+DEV_KIT_CATALOG = KIT_DIR / "catalog.json"
 
 _BUILTIN = json.loads(BUILTIN_CATALOG.read_text(encoding="utf-8"))
 

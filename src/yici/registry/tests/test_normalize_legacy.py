@@ -1,11 +1,10 @@
 """Every cell of the data kit's five legacy exports through ``normalize``, checked against the answer key.
 
-Skipped when the data kit (``/work/shared/datasets/dev``, or ``$YICI_DEV_KIT``) is not there.
+Skipped when the data kit (``../shared/datasets/dev`` beside the clone, or ``$YICI_DEV_KIT``) is not there.
 """
 
 import csv
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -13,8 +12,7 @@ import pytest
 
 from yici.catalog.services import BUILTIN_CATALOG
 from yici.registry.normalize import Normalized, element_spec_from_dict, normalize
-
-KIT = Path(os.environ.get("YICI_DEV_KIT", "/work/shared/datasets/dev"))
+from yici.testing.kit import KIT_DIR as KIT
 
 pytestmark = pytest.mark.skipif(not (KIT / "truth" / "legacy_columns.json").is_file(), reason="data kit absent")
 
