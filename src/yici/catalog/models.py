@@ -5,7 +5,9 @@ Every other app names an element by its ``code`` (``person.id_number``); the map
 Chinese names, synonyms and code-list aliases. Rows are written only by ``services.catalog_load``.
 """
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -107,3 +109,36 @@ class CodeListValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.label}"
+
+
+class HeaderMapping(models.Model):
+    """A person's confirmation of what one column header means: remembered for the next file.
+
+    ``header_key`` is the normalised header path (group headers down to the leaf); ``context`` is a
+    department or line-system code, blank for a confirmation that holds everywhere. An empty
+    ``element`` records "confirmed: not a registry field" (备注, 签字 …), which is data too.
+    """
+
+    header_key = models.CharField(_("header"), max_length=500, db_index=True)
+    context = models.CharField(_("context"), max_length=40, blank=True)
+    element = models.ForeignKey(
+        DataElement, on_delete=models.CASCADE, null=True, blank=True, related_name="header_mappings",
+        verbose_name=_("element"),
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("confirmed by"),
+    )
+    confirmed_at = models.DateTimeField(_("confirmed"), default=timezone.now)
+    uses = models.PositiveIntegerField(_("times confirmed"), default=0)
+
+    class Meta:
+        verbose_name = _("header mapping")
+        verbose_name_plural = _("header mappings")
+        constraints = [
+            models.UniqueConstraint(fields=["header_key", "context"], name="catalog_headermapping_key_context_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        target = self.element.code if self.element_id else "-"
+        return f"{self.header_key} [{self.context or '*'}] → {target}"

@@ -123,9 +123,10 @@ class RecordStatus(models.TextChoices):
 class SourceRecord(models.Model):
     """What one source said about one entity, kept as received. Never overwritten.
 
-    ``values`` holds the normalised values by element code; ``raw`` the original cell texts by
-    header; ``issues`` the validation issues by element code. Values that failed validation are
-    absent from ``values`` and kept in ``raw`` and ``issues``.
+    ``values`` holds the normalised values by element code; ``raw`` the original cell texts, by
+    element code for mapped columns and by header for the others; ``issues`` the validation issues
+    by element code. Values that failed validation are absent from ``values`` and kept in ``raw``
+    and ``issues`` (linkage may still compare them, e.g. an ID with two digits swapped).
     """
 
     kind = models.CharField(_("kind"), max_length=10, choices=SourceKind.choices)
@@ -218,6 +219,8 @@ class ReviewPair(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.OPEN, db_index=True)
     decided_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Records a merge moved, so that undoing it puts exactly them back.
+    moved_records = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

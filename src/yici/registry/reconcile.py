@@ -93,7 +93,8 @@ def _authority() -> dict[str, str]:
 def _records(entity: str) -> list[dict]:
     return list(
         SourceRecord.objects.filter(entity=entity)
-        .values("id", "values", "area_code", "observed_at", "kind", "system__code", "system__department__code", "parent_id")
+        .values("id", "values", "raw", "area_code", "observed_at", "kind", "system__code", "system__department__code",
+                "parent_id")
         .order_by("id")
     )
 
@@ -296,6 +297,11 @@ def _assign_golden(entity: str, groups: dict[int, list[int]], by_id: dict, links
 def _cluster_area(members: list[int], by_id: dict) -> str:
     codes = Counter(by_id[m]["area_code"] for m in members if by_id[m]["area_code"])
     return codes.most_common(1)[0][0] if codes else ""
+
+
+def recompute_golden(entity: str, golden_ids: set[int]) -> int:
+    """Recompute golden values after links changed outside a reconcile run (review decisions, edits)."""
+    return _recompute(entity, set(golden_ids), _authority(), None)
 
 
 def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], progress: Progress) -> int:

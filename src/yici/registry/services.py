@@ -1,8 +1,13 @@
 """Registry writes. Each takes ``actor=`` and writes its audit rows."""
 
-from yici.audit.services import audit_reveal
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from yici.audit.services import audit_event, audit_reveal
+from yici.registry import reconcile
 from yici.registry.masking import SENSITIVE_FIELDS
-from yici.registry.models import Person
+from yici.registry.models import Link, LinkMethod, Person, ReviewPair, ReviewStatus
 
 
 def person_reveal(*, person: Person, field: str, actor, reason: str, request=None) -> str:
@@ -11,3 +16,86 @@ def person_reveal(*, person: Person, field: str, actor, reason: str, request=Non
         raise ValueError(f"{field!r} is not a sensitive field")
     audit_reveal(actor=actor, obj=person, field=field, reason=reason, request=request)
     return getattr(person, field)
+
+
+# --- review queue: merge / keep apart, and undoing either -------------------------------------------
+
+class ReviewError(Exception):
+    """The decision cannot be applied (the message is one line)."""
+
+
+def _golden_of(record_id: int, entity: str):
+    link = Link.objects.filter(record_id=record_id, active=True).first()
+    return getattr(link, f"{entity}_id") if link else None
+
+
+@transaction.atomic
+def review_decide(*, pair: ReviewPair, same: bool, actor) -> ReviewPair:
+    """Record a person's decision on an uncertain pair and apply it to the golden records.
+
+    ``same``: the right record's golden entity is merged into the left's (all its records move;
+    the emptied golden record points to its successor). Otherwise the two stay apart, and every
+    later reconcile run honours it. Either way the decision can be undone with ``review_undo``.
+    """
+    pair = ReviewPair.objects.select_for_update().get(pk=pair.pk)
+    if pair.status != ReviewStatus.OPEN:
+        raise ReviewError(_("This pair has already been decided."))
+    entity = pair.entity
+    model = reconcile.ENTITY_MODELS[entity]
+    fk = f"{entity}_id"
+    moved: list[int] = []
+    left_id, right_id = _golden_of(pair.left_id, entity), _golden_of(pair.right_id, entity)
+    if same and left_id and right_id and left_id != right_id:
+        now = timezone.now()
+        links = list(Link.objects.filter(active=True, **{fk: right_id}))
+        moved = [link.record_id for link in links]
+        Link.objects.filter(pk__in=[link.pk for link in links]).update(active=False, ended_at=now)
+        Link.objects.bulk_create([
+            Link(record_id=rid, method=LinkMethod.MANUAL, created_by=actor, probability=pair.probability, **{fk: left_id})
+            for rid in moved
+        ])
+        model.objects.filter(pk=right_id).update(merged_into_id=left_id)
+        reconcile.recompute_golden(entity, {left_id})
+    pair.status = ReviewStatus.MERGED if same else ReviewStatus.APART
+    pair.decided_by, pair.decided_at = actor, timezone.now()
+    pair.moved_records = moved
+    pair.save()
+    audit_event(
+        actor=actor, action="update", obj=pair, before={"status": ReviewStatus.OPEN},
+        after={"status": pair.status, "left_golden": left_id, "right_golden": right_id, "moved_records": moved},
+    )
+    return pair
+
+
+@transaction.atomic
+def review_undo(*, pair: ReviewPair, actor) -> ReviewPair:
+    """Undo a decision: a merge is split again (the moved records go back), and the pair reopens."""
+    pair = ReviewPair.objects.select_for_update().get(pk=pair.pk)
+    if pair.status == ReviewStatus.OPEN:
+        raise ReviewError(_("This pair has not been decided yet."))
+    entity = pair.entity
+    model = reconcile.ENTITY_MODELS[entity]
+    fk = f"{entity}_id"
+    before = pair.status
+    if pair.status == ReviewStatus.MERGED and pair.moved_records:
+        # The golden record the moved records had before the merge still exists (merged_into is set).
+        previous = (
+            Link.objects.filter(record_id__in=pair.moved_records, active=False)
+            .order_by("-ended_at").values_list("record_id", fk)
+        )
+        back: dict[int, int] = {}
+        for rid, gid in previous:
+            back.setdefault(rid, gid)
+        now = timezone.now()
+        current = Link.objects.filter(record_id__in=pair.moved_records, active=True)
+        touched = set(current.values_list(fk, flat=True)) | set(back.values())
+        current.update(active=False, ended_at=now)
+        Link.objects.bulk_create([
+            Link(record_id=rid, method=LinkMethod.MANUAL, created_by=actor, **{fk: gid}) for rid, gid in back.items()
+        ])
+        model.objects.filter(pk__in=set(back.values())).update(merged_into_id=None)
+        reconcile.recompute_golden(entity, touched)
+    pair.status, pair.decided_by, pair.decided_at, pair.moved_records = ReviewStatus.OPEN, None, None, []
+    pair.save()
+    audit_event(actor=actor, action="update", obj=pair, before={"status": before}, after={"status": ReviewStatus.OPEN})
+    return pair

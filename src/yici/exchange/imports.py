@@ -1,0 +1,360 @@
+"""Importing a department's legacy export: read → map headers → normalise → store source records.
+
+Nothing is overwritten: each data row becomes one ``SourceRecord`` (two for a house row: the house
+and its owner) holding the normalised values, the original cell texts and the validation issues.
+Linking the records into golden records is ``registry.reconcile``'s job.
+
+``import_prepare`` reads and maps a file without storing anything (the mapping preview, and
+``--dry-run``); ``import_run`` stores it. The same file (by content) from the same system is
+imported once.
+"""
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from yici.catalog.models import DataElement
+from yici.exchange.areas import AreaResolver
+from yici.exchange.models import ImportBatch, ImportStatus, LineSystem
+from yici.exchange.tabular import Table, TableError, read_table
+from yici.registry.models import RecordStatus, SourceKind, SourceRecord
+from yici.registry.normalize import ERROR, element_specs_from_catalog, normalize_row
+
+ENTITIES = ("person", "household", "house", "place")
+# Guesses below this confidence are reported for a person to confirm (they are still used).
+LOW_CONFIDENCE = 0.75
+BATCH_SIZE = 2000
+
+# A house row names its owner: those values also form a person record (the owner facet).
+OWNER_FACETS = {
+    "house": {
+        "house.owner_name": "person.name",
+        "house.owner_id_number": "person.id_number",
+        "house.owner_phone": "person.phone",
+        "house.village": "person.village",
+    },
+    "place": {
+        "place.manager_name": "person.name",
+        "place.manager_phone": "person.phone",
+    },
+}
+
+Progress = Callable[[int, int], None] | None
+
+
+class ImportError_(Exception):  # noqa: N801 - ImportError is a builtin
+    """The file cannot be imported; nothing was stored. The message is one line."""
+
+
+@dataclass
+class PlannedColumn:
+    index: int
+    letter: str
+    header: str
+    header_path: tuple[str, ...]
+    element: str | None
+    confidence: float
+    method: str
+    candidates: list[tuple[str, float]] = field(default_factory=list)
+    confirmed: bool = False
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.element is not None and not self.confirmed and self.confidence < LOW_CONFIDENCE
+
+    def as_json(self) -> dict:
+        return {
+            "index": self.index, "letter": self.letter, "header": self.header, "path": list(self.header_path),
+            "element": self.element, "confidence": round(self.confidence, 3), "method": self.method,
+            "confirmed": self.confirmed,
+        }
+
+
+@dataclass
+class RowOutcome:
+    row_number: int
+    sheet_row: int
+    status: str  # ok | warning | invalid | empty
+    area_code: str
+    values: dict[str, str]
+    issues: dict[str, list[dict]]
+    raw: dict[str, str]
+
+
+@dataclass
+class ImportPlan:
+    filename: str
+    sha256: str
+    system_code: str
+    entity: str
+    table: Table
+    columns: list[PlannedColumn]
+    area_code: str = ""
+
+    @property
+    def mapped(self) -> list[PlannedColumn]:
+        return [c for c in self.columns if c.element]
+
+    @property
+    def unmapped(self) -> list[PlannedColumn]:
+        return [c for c in self.columns if not c.element]
+
+    @property
+    def low_confidence(self) -> list[PlannedColumn]:
+        return [c for c in self.columns if c.low_confidence]
+
+
+@dataclass
+class ImportSummary:
+    batch: ImportBatch | None
+    plan: ImportPlan
+    rows_total: int
+    counts: Counter
+    already_imported: bool = False
+    outcomes: list[RowOutcome] = field(default_factory=list)  # dry run: every row; else the problem rows
+
+    def line(self) -> str:
+        c = self.counts
+        return _(
+            "%(file)s: %(rows)d rows (%(ok)d ok, %(warning)d with warnings, %(invalid)d with invalid values kept aside, "
+            "%(unassigned)d without area); %(mapped)d of %(cols)d columns mapped"
+        ) % {
+            "file": self.plan.filename, "rows": self.rows_total, "ok": c["ok"], "warning": c["warning"],
+            "invalid": c["invalid"], "unassigned": c["unassigned"], "mapped": len(self.plan.mapped),
+            "cols": len(self.plan.columns),
+        }
+
+
+def _read(data: bytes, filename: str, sheet: str | None) -> Table:
+    try:
+        return read_table(data, filename=filename, sheet=sheet)
+    except TableError as exc:
+        raise ImportError_(str(exc)) from None
+
+
+def load_mapping_file(path: Path) -> dict[str, str | None]:
+    """A mapping file: JSON object {header text or column letter: element code or null}."""
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ImportError_(_("cannot read %(path)s: %(err)s") % {"path": path, "err": exc.strerror}) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ImportError_(_("%(path)s is not JSON: %(err)s") % {"path": path, "err": exc}) from None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str | None) for v in mapping.values()):
+        raise ImportError_(_("a mapping file is a JSON object of header → element code (or null)"))
+    return mapping
+
+
+def import_prepare(
+    *,
+    data: bytes,
+    filename: str,
+    system_code: str,
+    entity: str | None = None,
+    sheet: str | None = None,
+    overrides: dict[str, str | None] | None = None,
+    area_code: str = "",
+) -> ImportPlan:
+    """Read the file and map its columns; store nothing. Raises ImportError_ with one line."""
+    if entity is not None and entity not in ENTITIES:
+        raise ImportError_(_("unknown entity %(e)r; choose one of %(all)s") % {"e": entity, "all": ", ".join(ENTITIES)})
+    table = _read(data, filename, sheet)
+    if not table.rows:
+        raise ImportError_(_("the table in %(file)s has a header but no data rows") % {"file": filename})
+    from yici.catalog.mapping import ColumnInput, map_columns
+
+    known = set(DataElement.objects.values_list("code", flat=True))
+    if not known:
+        raise ImportError_(_("the data catalog is empty; load it first with `yici load-catalog`"))
+    inputs = [ColumnInput(header_path=c.header_path, samples=table.column_values(c.index, limit=50)) for c in table.columns]
+    mappings = map_columns(inputs, entity=entity, context=system_code)
+    columns = [
+        PlannedColumn(
+            index=c.index, letter=c.letter, header=c.header_text, header_path=c.header_path,
+            element=m.element_code, confidence=m.confidence, method=m.method,
+            candidates=list(m.candidates)[:3], confirmed=m.method == "remembered",
+        )
+        for c, m in zip(table.columns, mappings, strict=True)
+    ]
+    if table.seq_column is not None:
+        columns[table.seq_column].element = None
+    for key, element in (overrides or {}).items():
+        column = next((c for c in columns if key in (c.letter, c.header, "/".join(c.header_path))), None)
+        if column is None:
+            raise ImportError_(_("the mapping names a column %(key)r that the file does not have") % {"key": key})
+        if element is not None and element not in known:
+            raise ImportError_(_("the mapping names an unknown element %(el)r") % {"el": element})
+        column.element, column.confidence, column.method, column.confirmed = element, 1.0, "given", True
+    _drop_duplicate_elements(columns)
+    if not any(c.element for c in columns):
+        raise ImportError_(_("no column of %(file)s could be mapped to a catalog element") % {"file": filename})
+    entity = entity or _guess_entity(columns)
+    return ImportPlan(
+        filename=filename, sha256=hashlib.sha256(data).hexdigest(), system_code=system_code, entity=entity,
+        table=table, columns=columns, area_code=area_code,
+    )
+
+
+def _drop_duplicate_elements(columns: list[PlannedColumn]) -> None:
+    """Overrides may assign an element twice; the most confident column keeps it."""
+    best: dict[str, PlannedColumn] = {}
+    for column in columns:
+        if column.element and (column.element not in best or column.confidence > best[column.element].confidence):
+            best[column.element] = column
+    for column in columns:
+        if column.element and best[column.element] is not column:
+            column.element, column.method = None, "duplicate"
+
+
+def _guess_entity(columns: list[PlannedColumn]) -> str:
+    counts = Counter(c.element.split(".", 1)[0] for c in columns if c.element)
+    # A house file carries owner columns (house.owner_*) but also a person.village: house wins ties.
+    return max(ENTITIES, key=lambda e: (counts.get(e, 0), e == "house"))
+
+
+def _row_outcomes(plan: ImportPlan, specs, resolver: AreaResolver, progress: Progress):
+    mapped = [(c.index, c.element) for c in plan.columns if c.element]
+    # Original texts are kept by element code for mapped columns and by header for the others
+    # (headers never look like element codes), so nothing the file said is lost.
+    kept = [(c.index, c.element or c.header) for c in plan.columns if c.element or (c.header and c.index != plan.table.seq_column)]
+    derived = set(DataElement.objects.exclude(derived="").values_list("code", flat=True))
+    total = len(plan.table.rows)
+    for n, row in enumerate(plan.table.rows, start=1):
+        raw_values = {element: row.values[index] for index, element in mapped}
+        raw = {key: _text(row.values[index]) for index, key in kept if row.values[index] not in (None, "")}
+        values, issues = normalize_row(specs, raw_values)
+        values = {k: v for k, v in values.items() if v != "" and k not in derived}
+        issue_dicts = {k: [i._asdict() for i in v] for k, v in issues.items()}
+        if not values and not issue_dicts:
+            status = "empty"
+        elif any(i["level"] == ERROR for v in issue_dicts.values() for i in v):
+            status = RecordStatus.INVALID
+        elif issue_dicts:
+            status = RecordStatus.WARNING
+        else:
+            status = RecordStatus.OK
+        area = plan.area_code or resolver.resolve(values, plan.entity)
+        if plan.area_code and (found := resolver.resolve(values, plan.entity)) and found.startswith(plan.area_code):
+            area = found  # --area narrows the search; a row naming a village or group inside it is more precise
+        if progress and (n % 500 == 0 or n == total):
+            progress(n, total)
+        yield RowOutcome(row.row_number, row.sheet_row, status, area, values, issue_dicts, raw)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def import_dry_run(plan: ImportPlan, *, progress: Progress = None) -> ImportSummary:
+    """Normalise and validate every row, report outcomes, store nothing."""
+    specs = element_specs_from_catalog()
+    resolver = AreaResolver()
+    outcomes = list(_row_outcomes(plan, specs, resolver, progress))
+    return ImportSummary(batch=None, plan=plan, rows_total=len(outcomes), counts=_count(outcomes), outcomes=outcomes)
+
+
+def _count(outcomes) -> Counter:
+    counts = Counter(o.status for o in outcomes)
+    counts["unassigned"] = sum(1 for o in outcomes if o.status != "empty" and not o.area_code)
+    return counts
+
+
+def import_run(plan: ImportPlan, *, actor=None, progress: Progress = None) -> ImportSummary:
+    """Store the file's rows as source records in one transaction (all or nothing)."""
+    system = _system(plan.system_code)
+    existing = ImportBatch.objects.filter(
+        system=system, sha256=plan.sha256, sheet_name=plan.table.sheet_name or "", entity=plan.entity,
+        status=ImportStatus.DONE,
+    ).first()
+    if existing is not None:
+        counts = Counter(ok=existing.rows_ok, warning=existing.rows_warning, invalid=existing.rows_invalid,
+                         unassigned=existing.rows_unassigned)
+        return ImportSummary(batch=existing, plan=plan, rows_total=existing.rows_total, counts=counts,
+                             already_imported=True)
+    specs = element_specs_from_catalog()
+    resolver = AreaResolver()
+    now = timezone.now()
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    with transaction.atomic():
+        ImportBatch.objects.filter(system=system, sha256=plan.sha256, sheet_name=plan.table.sheet_name or "",
+                                   entity=plan.entity).exclude(status=ImportStatus.DONE).delete()
+        batch = ImportBatch.objects.create(
+            system=system, filename=plan.filename[:255], sha256=plan.sha256, sheet_name=plan.table.sheet_name or "",
+            entity=plan.entity, area_code=plan.area_code, header_rows=plan.table.header_rows,
+            first_data_row=plan.table.first_data_row, mapping=[c.as_json() for c in plan.columns],
+            status=ImportStatus.RUNNING, created_by=user,
+        )
+        counts: Counter = Counter()
+        problems: list[RowOutcome] = []
+        pending: list[tuple[SourceRecord, dict | None]] = []
+        total = 0
+        for outcome in _row_outcomes(plan, specs, resolver, progress):
+            if outcome.status == "empty":
+                continue
+            total += 1
+            counts[outcome.status] += 1
+            if not outcome.area_code:
+                counts["unassigned"] += 1
+            if outcome.status != RecordStatus.OK and len(problems) < 1000:
+                problems.append(outcome)
+            record = SourceRecord(
+                kind=SourceKind.IMPORT, system=system, batch=batch, row_number=outcome.row_number,
+                sheet_row=outcome.sheet_row, entity=plan.entity, values=outcome.values, raw=outcome.raw,
+                issues=outcome.issues, status=outcome.status, area_code=outcome.area_code, observed_at=now,
+                actor=user,
+            )
+            pending.append((record, _facet(plan.entity, outcome)))
+            if len(pending) >= BATCH_SIZE:
+                _store(pending, system, batch, now, user)
+                pending = []
+        _store(pending, system, batch, now, user)
+        batch.rows_total = total
+        batch.rows_ok, batch.rows_warning = counts[RecordStatus.OK], counts[RecordStatus.WARNING]
+        batch.rows_invalid, batch.rows_unassigned = counts[RecordStatus.INVALID], counts["unassigned"]
+        batch.status, batch.finished_at = ImportStatus.DONE, timezone.now()
+        batch.save()
+        from yici.audit.services import audit_event
+
+        audit_event(actor=user, action="import", obj=batch, after={"rows": total, "file": plan.filename})
+    return ImportSummary(batch=batch, plan=plan, rows_total=total, counts=counts, outcomes=problems)
+
+
+def _facet(entity: str, outcome: RowOutcome) -> tuple[dict, dict] | None:
+    """The owner's (or manager's) person values and original texts, when the row names one."""
+    facet_map = OWNER_FACETS.get(entity)
+    if not facet_map:
+        return None
+    values = {person_code: outcome.values[code] for code, person_code in facet_map.items() if outcome.values.get(code)}
+    raw = {person_code: outcome.raw[code] for code, person_code in facet_map.items() if outcome.raw.get(code)}
+    return (values, raw) if values.get("person.name") else None
+
+
+def _store(pending, system, batch, now, user) -> None:
+    if not pending:
+        return
+    records = SourceRecord.objects.bulk_create([r for r, _ in pending], batch_size=BATCH_SIZE)
+    facets = [
+        SourceRecord(
+            kind=SourceKind.IMPORT, system=system, batch=batch, row_number=record.row_number,
+            sheet_row=record.sheet_row, entity="person", parent=record, values=facet[0], raw=facet[1],
+            issues={}, status=RecordStatus.OK, area_code=record.area_code, observed_at=now, actor=user,
+        )
+        for record, (_r, facet) in zip(records, pending, strict=True) if facet
+    ]
+    SourceRecord.objects.bulk_create(facets, batch_size=BATCH_SIZE)
+
+
+def _system(code: str) -> LineSystem:
+    system, _created = LineSystem.objects.get_or_create(code=code, defaults={"name": code})
+    return system
