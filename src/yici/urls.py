@@ -9,6 +9,7 @@ urlpatterns = [
     path("catalog/", include("yici.catalog.urls")),
     path("audit/", include("yici.audit.urls")),
     path("registry/", include("yici.registry.urls")),
+    path("exchange/", include("yici.exchange.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/", api.urls),

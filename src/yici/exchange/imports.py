@@ -270,34 +270,41 @@ def _count(outcomes) -> Counter:
     return counts
 
 
-def import_run(plan: ImportPlan, *, actor=None, progress: Progress = None) -> ImportSummary:
-    """Store the file's rows as source records in one transaction (all or nothing)."""
-    system = _system(plan.system_code)
-    existing = ImportBatch.objects.filter(
-        system=system, sha256=plan.sha256, sheet_name=plan.table.sheet_name or "", entity=plan.entity,
-        status=ImportStatus.DONE,
-    ).first()
-    if existing is not None:
-        counts = Counter(ok=existing.rows_ok, warning=existing.rows_warning, invalid=existing.rows_invalid,
-                         unassigned=existing.rows_unassigned)
-        return ImportSummary(batch=existing, plan=plan, rows_total=existing.rows_total, counts=counts,
-                             already_imported=True)
+def import_run(
+    plan: ImportPlan, *, actor=None, progress: Progress = None, batch: ImportBatch | None = None
+) -> ImportSummary:
+    """Store the file's rows as source records in one transaction (all or nothing).
+
+    Without ``batch`` a new batch is created (the command line); the web page creates its batch
+    first, as *waiting*, so that the person can follow it, and passes it here.
+    """
+    system = batch.system if batch is not None else _system(plan.system_code)
+    if batch is None:
+        existing = ImportBatch.objects.filter(
+            system=system, sha256=plan.sha256, sheet_name=plan.table.sheet_name or "", entity=plan.entity,
+            status=ImportStatus.DONE,
+        ).first()
+        if existing is not None:
+            counts = Counter(ok=existing.rows_ok, warning=existing.rows_warning, invalid=existing.rows_invalid,
+                             unassigned=existing.rows_unassigned)
+            return ImportSummary(batch=existing, plan=plan, rows_total=existing.rows_total, counts=counts,
+                                 already_imported=True)
     specs = element_specs_from_catalog()
     resolver = AreaResolver()
     now = timezone.now()
     user = actor if getattr(actor, "is_authenticated", False) else None
     with transaction.atomic():
-        ImportBatch.objects.filter(system=system, sha256=plan.sha256, sheet_name=plan.table.sheet_name or "",
-                                   entity=plan.entity).exclude(status=ImportStatus.DONE).delete()
-        batch = ImportBatch.objects.create(
-            system=system, filename=plan.filename[:255], sha256=plan.sha256, sheet_name=plan.table.sheet_name or "",
-            entity=plan.entity, area_code=plan.area_code, header_rows=plan.table.header_rows,
-            first_data_row=plan.table.first_data_row, mapping=[c.as_json() for c in plan.columns],
-            status=ImportStatus.RUNNING, created_by=user,
-        )
+        if batch is None:
+            ImportBatch.objects.filter(system=system, sha256=plan.sha256, sheet_name=plan.table.sheet_name or "",
+                                       entity=plan.entity).exclude(status=ImportStatus.DONE).delete()
+            batch = ImportBatch.objects.create(
+                system=system, filename=plan.filename[:255], sha256=plan.sha256,
+                sheet_name=plan.table.sheet_name or "", entity=plan.entity, area_code=plan.area_code,
+                status=ImportStatus.RUNNING, created_by=user,
+            )
         counts: Counter = Counter()
         problems: list[RowOutcome] = []
-        pending: list[tuple[SourceRecord, dict | None]] = []
+        pending: list[tuple[SourceRecord, tuple | None]] = []
         total = 0
         for outcome in _row_outcomes(plan, specs, resolver, progress):
             if outcome.status == "empty":
@@ -319,10 +326,12 @@ def import_run(plan: ImportPlan, *, actor=None, progress: Progress = None) -> Im
                 _store(pending, system, batch, now, user)
                 pending = []
         _store(pending, system, batch, now, user)
+        batch.header_rows, batch.first_data_row = plan.table.header_rows, plan.table.first_data_row
+        batch.mapping = [c.as_json() for c in plan.columns]
         batch.rows_total = total
         batch.rows_ok, batch.rows_warning = counts[RecordStatus.OK], counts[RecordStatus.WARNING]
         batch.rows_invalid, batch.rows_unassigned = counts[RecordStatus.INVALID], counts["unassigned"]
-        batch.status, batch.finished_at = ImportStatus.DONE, timezone.now()
+        batch.status, batch.finished_at, batch.error = ImportStatus.DONE, timezone.now(), ""
         batch.save()
         from yici.audit.services import audit_event
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from yici.catalog.models import DataElement
+from yici.common.db import fast_update
 from yici.registry import golden
 from yici.registry.models import (
     House,
@@ -122,6 +123,10 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
     if entity in (None, "person", "household"):
         _link_household_members()
     result.seconds = time.perf_counter() - started
+    from yici.audit.services import audit_event
+
+    audit_event(actor=actor, action="update", obj=None, reason="reconcile",
+                after={"full": full, **{k: v for k, v in result.by_entity.items()}})
     return result
 
 
@@ -341,7 +346,7 @@ def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], pro
                 obj.area_code = _most_specific_recent_area(areas[obj.pk])
             obj.version += 1
             obj.updated_at = now
-        model.objects.bulk_update(objs, core_fields + extra_fields, batch_size=500)
+        fast_update(model, objs, core_fields + extra_fields)
         updated += len(objs)
         if progress:
             progress(f"{entity}: golden values", min(start + BATCH, len(ids)), len(ids))
@@ -391,7 +396,7 @@ def _link_house_owners() -> None:
     houses = list(House.objects.filter(pk__in=list(by_house)))
     for house in houses:
         house.owner_id = by_house[house.pk].most_common(1)[0][0]
-    House.objects.bulk_update(houses, ["owner"], batch_size=500)
+    fast_update(House, houses, ["owner"])
 
 
 def _link_household_members() -> None:
@@ -421,7 +426,7 @@ def _link_household_members() -> None:
         for pid, _area, _rel, _name, hh in members:
             if hh != hid:
                 changed.append(Person(pk=pid, household_id=hid))
-    Person.objects.bulk_update(changed, ["household"], batch_size=BATCH)
+    fast_update(Person, changed, ["household"])
 
 
 def export_clusters() -> Iterable[tuple[str, str, int, int]]:

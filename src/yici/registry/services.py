@@ -99,3 +99,40 @@ def review_undo(*, pair: ReviewPair, actor) -> ReviewPair:
     pair.save()
     audit_event(actor=actor, action="update", obj=pair, before={"status": before}, after={"status": ReviewStatus.OPEN})
     return pair
+
+
+@transaction.atomic
+def record_split(*, record_id: int, actor) -> int:
+    """Take one source record out of its golden record into a new one ("this is someone else").
+
+    A keep-apart decision against the records it leaves is stored, so no later reconcile run
+    merges it back; ``review_undo`` on that decision (or ``record_rejoin``) reverses the split.
+    Returns the new golden record's id.
+    """
+    link = Link.objects.select_for_update().filter(record_id=record_id, active=True).select_related("record").first()
+    if link is None:
+        raise ReviewError(_("This record is not linked to anything."))
+    entity = link.record.entity
+    model = reconcile.ENTITY_MODELS[entity]
+    fk = f"{entity}_id"
+    old_golden = getattr(link, fk)
+    others = list(
+        Link.objects.filter(active=True, **{fk: old_golden}).exclude(record_id=record_id).values_list("record_id", flat=True)
+    )
+    if not others:
+        raise ReviewError(_("This record is the only one of its golden record; there is nothing to split."))
+    now = timezone.now()
+    link.active, link.ended_at = False, now
+    link.save(update_fields=["active", "ended_at"])
+    new_golden = model.objects.create(area_code=link.record.area_code)
+    Link.objects.create(record_id=record_id, method=LinkMethod.MANUAL, created_by=actor, **{fk: new_golden.pk})
+    left, right = min(record_id, others[0]), max(record_id, others[0])
+    pair, _created = ReviewPair.objects.update_or_create(
+        left_id=left, right_id=right,
+        defaults={"entity": entity, "probability": link.probability or 1.0, "area_code": link.record.area_code,
+                  "status": ReviewStatus.APART, "decided_by": actor, "decided_at": now, "moved_records": []},
+    )
+    reconcile.recompute_golden(entity, {old_golden, new_golden.pk})
+    audit_event(actor=actor, action="update", obj=link.record,
+                before={fk: old_golden}, after={fk: new_golden.pk, "kept_apart_by": pair.pk})
+    return new_golden.pk

@@ -3,7 +3,8 @@
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from yici.accounts.roles import ANALYTICS_ROLES, AUDIT_ROLES, PERSONAL_DATA_ROLES, Role
+from yici.accounts.roles import ANALYTICS_ROLES, AUDIT_ROLES, PERSONAL_DATA_ROLES, REGISTRY_WRITE_ROLES, Role
+from yici.exchange.selectors import IMPORT_ROLES
 
 ALL_ROLES = frozenset(Role)
 
@@ -11,6 +12,9 @@ ALL_ROLES = frozenset(Role)
 NAVIGATION = [
     ("web:home", _("Home"), ALL_ROLES),
     ("registry:person_list", _("Residents"), PERSONAL_DATA_ROLES),
+    ("registry:house_list", _("Houses"), PERSONAL_DATA_ROLES),
+    ("registry:review_list", _("Review queue"), REGISTRY_WRITE_ROLES),
+    ("exchange:import_list", _("Import"), IMPORT_ROLES),
     ("catalog:element_list", _("Data catalog"), ALL_ROLES),
     ("audit:event_list", _("Audit log"), AUDIT_ROLES),
     ("accounts:sessions", _("My sessions"), ALL_ROLES),

@@ -236,9 +236,9 @@ def test_it_reads_the_catalog_and_confirmations_in_three_queries(loaded_catalog,
 
 
 def test_a_remembered_confirmation_wins(loaded_catalog, cadre):
-    mapping_confirm(header_path=("户口类别",), context="", element_code=None, actor=cadre)
+    mapping_confirm(header_path=("户别",), context="", element_code=None, actor=cadre)
     mapping_confirm(header_path=("档案", "编号"), context="weijian", element_code="person.household_no", actor=cadre)
-    results = map_columns([ColumnInput(("户口类别",)), ColumnInput(("档案", "编号")), ColumnInput(("姓名",))],
+    results = map_columns([ColumnInput(("户别",)), ColumnInput(("档案", "编号")), ColumnInput(("姓名",))],
                           context="weijian")
     assert [(r.element_code, r.method, r.confidence) for r in results] == [
         (None, "remembered", 1.0), ("person.household_no", "remembered", 1.0), ("person.name", "exact", 1.0)]

@@ -19,20 +19,23 @@ from yici.demo.services import (
     demo_generate,
     demo_is_generated,
     demo_reset,
+    legacy_folder,
     validate_options,
 )
 
 SUMMARY_ROWS = [
     ("areas", "areas"), ("townships", "townships"), ("villages", "villages"), ("groups", "villager groups"),
-    ("departments", "departments"), ("households", "households"), ("persons", "persons"),
-    ("houses", "houses"), ("places", "places"), ("users", "demo users"),
+    ("departments", "departments"), ("residents", "residents generated"), ("files", "department exports"),
+    ("source_records", "source records"), ("persons", "golden persons"), ("households", "households"),
+    ("houses", "houses"), ("places", "places"), ("review_pairs", "pairs to review"), ("users", "demo users"),
 ]
 
 
 class Command(BaseCommand):
     help = (
-        "Generate the demo county 浦江县 (2 townships, 6 villages, residents in households, houses, "
-        "places, departments and one user per role). The same --seed always gives the same data."
+        "Generate the demo county 浦江县 (2 townships, 6 villages, departments and one user per role), write its "
+        "departments' legacy exports (residents in households, houses, places) to var/demo/legacy and load them "
+        "through the import pipeline and reconcile. The same --seed always gives the same data."
     )
 
     def add_arguments(self, parser):
@@ -59,15 +62,16 @@ class Command(BaseCommand):
             return
 
         stream = self.stderr._out
-        show_bar = not quiet and getattr(stream, "isatty", lambda: False)()
+        bar = _StagedBar(stream, enabled=not quiet and getattr(stream, "isatty", lambda: False)())
         started = time.monotonic()
-        with tqdm(total=persons, unit=" persons", file=stream, disable=not show_bar, leave=False) as bar:
-            try:
-                with transaction.atomic():
-                    removed = demo_reset() if reset else {}
-                    summary = demo_generate(seed=seed, persons=persons, progress=bar.update)
-            except DemoError as exc:
-                raise CommandError(str(exc)) from exc
+        try:
+            with transaction.atomic():
+                removed = demo_reset() if reset else {}
+                summary = demo_generate(seed=seed, persons=persons, progress=bar)
+        except DemoError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            bar.close()
         elapsed = time.monotonic() - started
 
         if quiet:
@@ -75,6 +79,7 @@ class Command(BaseCommand):
                 _("Demo county %(name)s generated: %(persons)d persons (seed %(seed)d).")
                 % {"name": COUNTY[1], "persons": summary["persons"], "seed": seed}
             )
+            self._differences(summary)
             return
         if removed:
             self.stdout.write(
@@ -86,7 +91,17 @@ class Command(BaseCommand):
             % {"name": COUNTY[1], "code": COUNTY[0], "seed": seed, "seconds": elapsed}
         ))
         for key, label in SUMMARY_ROWS:
-            self.stdout.write(f"  {pgettext('yici demo', label):<16} {summary[key]:>7}")
+            self.stdout.write(f"  {pgettext('yici demo', label):<20} {summary[key]:>7}")
+        self._differences(summary)
+        self.stdout.write("")
+        self.stdout.write(_("Imported from %(folder)s:") % {"folder": legacy_folder()})
+        for item in summary["imports"]:
+            where = f"{item['file']}" + (f" [{item['sheet']}]" if item["sheet"] else "")
+            self.stdout.write(
+                "  " + _("%(file)s: %(rows)d rows, %(mapped)d of %(columns)d columns mapped, "
+                         "%(warning)d with warnings, %(invalid)d with invalid values")
+                % {**item, "file": where}
+            )
         self.stdout.write("")
         self.stdout.write(_("Demo logins (password %(password)s):") % {"password": DEMO_PASSWORD})
         header = tuple(pgettext("yici demo", h) for h in ("username", "role", "area", "password"))
@@ -99,6 +114,39 @@ class Command(BaseCommand):
         for row in rows:
             cells = [cell + " " * (widths[i] - _display_width(cell)) for i, cell in enumerate(row[:3])]
             self.stdout.write("  " + "  ".join(cells) + "  " + row[3])
+
+    def _differences(self, summary: dict) -> None:
+        """Say where the loaded registry differs from the generated world (review pairs explain persons)."""
+        for key, (loaded, generated) in summary["differences"].items():
+            self.stdout.write(self.style.WARNING(
+                _("  %(what)s: %(loaded)d loaded, %(generated)d generated (%(pairs)d pairs wait for review)")
+                % {"what": pgettext("yici demo", key), "loaded": loaded, "generated": generated,
+                   "pairs": summary["review_pairs"]}
+            ))
+
+
+class _StagedBar:
+    """``progress(stage, done, total)`` as one tqdm bar per stage, on the command's stderr."""
+
+    def __init__(self, stream, *, enabled: bool):
+        self.stream, self.enabled = stream, enabled
+        self.stage: str | None = None
+        self.bar: tqdm | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = tqdm(total=total, desc=stage, file=self.stream, leave=False)
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)  # tqdm redraws at most every mininterval
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _display_width(text: str) -> int:
