@@ -1,0 +1,161 @@
+import pytest
+from django.utils import timezone
+
+from yici.accounts.models import Department
+from yici.catalog.services import BUILTIN_CATALOG, catalog_load
+from yici.exchange.models import LineSystem
+from yici.registry import linkage
+from yici.registry import reconcile as rc
+from yici.registry.models import House, Household, Link, Person, ReviewPair, ReviewStatus, SourceRecord
+from yici.registry.reconcile import reconcile
+from yici.registry.services import record_split, review_decide, review_undo
+
+VILLAGE = "330726101201"
+
+
+@pytest.fixture
+def systems(db):
+    catalog_load(data=BUILTIN_CATALOG.read_bytes())
+    gongan = Department.objects.create(code="gongan", name="公安")
+    minzheng = Department.objects.create(code="minzheng", name="民政")
+    return {
+        "gongan": LineSystem.objects.create(code="gongan_huji", name="户籍", department=gongan),
+        "minzheng": LineSystem.objects.create(code="minzheng_jiuzhu", name="救助", department=minzheng),
+        "weijian": LineSystem.objects.create(code="weijian_laonian", name="老年人"),
+    }
+
+
+def record(system, entity="person", area=VILLAGE, **values):
+    return SourceRecord.objects.create(
+        kind="import", system=system, entity=entity, values={k.replace("__", "."): v for k, v in values.items()},
+        area_code=area, observed_at=timezone.now(), row_number=SourceRecord.objects.count() + 1,
+    )
+
+
+def golden_of(rec) -> int:
+    return Link.objects.get(record=rec, active=True).person_id
+
+
+ZHANG = {"person__name": "张三丰", "person__id_number": "330726196005170013", "person__birth_date": "1960-05-17",
+         "person__gender": "男"}
+
+
+def test_the_same_person_in_two_systems_becomes_one_golden_record(systems):
+    a = record(systems["gongan"], **ZHANG, person__phone="13812345678")
+    b = record(systems["minzheng"], **{**ZHANG, "person__name": "张三峰"}, person__phone="13900000001")
+    reconcile(entity="person")
+    assert golden_of(a) == golden_of(b)
+    person = Person.objects.get(pk=golden_of(a))
+    # 公安 is authoritative for the name; every candidate stays visible.
+    assert person.name == "张三丰" and person.provenance["person.name"]["rule"] == "authoritative"
+    assert {c["value"] for c in person.provenance["person.name"]["candidates"]} == {"张三丰", "张三峰"}
+    assert person.area_code == VILLAGE and person.name_initials == "zsf"
+
+
+def test_namesakes_stay_apart(systems):
+    a = record(systems["gongan"], **ZHANG)
+    b = record(systems["weijian"], person__name="张三丰", person__birth_date="1975-09-01",
+               person__id_number="330726197509010031", person__gender="男")
+    reconcile(entity="person")
+    assert golden_of(a) != golden_of(b)
+
+
+def test_golden_ids_survive_reruns_and_new_records_join_incrementally(systems):
+    a = record(systems["gongan"], **ZHANG)
+    reconcile(entity="person")
+    first = golden_of(a)
+    b = record(systems["weijian"], **ZHANG, person__phone="13812345678")
+    result = reconcile(entity="person")
+    assert result.new_records == 1 and golden_of(b) == first
+    reconcile(entity="person", full=True)
+    assert golden_of(a) == golden_of(b) == first
+    assert Person.objects.get(pk=first).phone == "13812345678"
+
+
+@pytest.fixture
+def fixed_pairs(monkeypatch):
+    """Replace the model's probabilities with chosen ones, to test what reconcile does with them."""
+    chosen: list[tuple[int, int, float]] = []
+
+    def predict(records, *, new_ids, min_probability):
+        return [(a, b, p) for a, b, p in chosen if p >= min_probability]
+
+    monkeypatch.setattr(linkage, "predict_person_pairs", predict)
+    return chosen
+
+
+def test_thresholds_merge_queue_or_keep_apart(systems, fixed_pairs):
+    recs = [record(systems["weijian"], person__name=f"人{i}") for i in range(6)]
+    fixed_pairs += [
+        (recs[0].pk, recs[1].pk, rc.AUTO_THRESHOLD),          # merges
+        (recs[2].pk, recs[3].pk, rc.AUTO_THRESHOLD - 0.01),   # review queue
+        (recs[4].pk, recs[5].pk, rc.REVIEW_THRESHOLD - 0.01),  # apart, not queued
+    ]
+    result = reconcile(entity="person")
+    assert golden_of(recs[0]) == golden_of(recs[1])
+    assert golden_of(recs[2]) != golden_of(recs[3]) and golden_of(recs[4]) != golden_of(recs[5])
+    assert result.review_pairs == 1
+    pair = ReviewPair.objects.get()
+    assert (pair.left_id, pair.right_id, pair.status) == (recs[2].pk, recs[3].pk, ReviewStatus.OPEN)
+
+
+def test_review_decisions_merge_undo_and_are_honoured_by_full_reruns(systems, fixed_pairs, world):
+    a, b = record(systems["gongan"], person__name="李四"), record(systems["weijian"], person__name="李 四")
+    fixed_pairs.append((a.pk, b.pk, 0.8))
+    reconcile(entity="person")
+    pair = ReviewPair.objects.get()
+    left, right = golden_of(a), golden_of(b)
+    review_decide(pair=pair, same=True, actor=world.cadre)
+    assert golden_of(a) == golden_of(b) == left
+    assert Person.objects.get(pk=right).merged_into_id == left
+    reconcile(entity="person", full=True)
+    assert golden_of(a) == golden_of(b)
+    review_undo(pair=pair, actor=world.cadre)
+    assert golden_of(b) == right and Person.objects.get(pk=right).merged_into_id is None
+    review_decide(pair=ReviewPair.objects.get(), same=False, actor=world.cadre)
+    fixed_pairs[0] = (a.pk, b.pk, 0.99)  # even a confident model may not merge what a person kept apart
+    reconcile(entity="person", full=True)
+    assert golden_of(a) != golden_of(b)
+
+
+def test_a_split_record_gets_its_own_golden_record_and_stays_apart(systems, world):
+    a = record(systems["gongan"], **ZHANG)
+    b = record(systems["weijian"], **ZHANG)
+    reconcile(entity="person")
+    assert golden_of(a) == golden_of(b)
+    new = record_split(record_id=b.pk, actor=world.cadre)
+    assert golden_of(b) == new != golden_of(a)
+    reconcile(entity="person", full=True)
+    assert golden_of(b) != golden_of(a)
+
+
+def test_houses_match_on_their_code_and_link_their_owner(systems):
+    zhujian = LineSystem.objects.create(code="zhujian", name="住建")
+    h1 = record(zhujian, entity="house", **{"house__code": "3307261012010001", "house__structure": "砖混"})
+    record(zhujian, entity="house", **{"house__code": "3307261012010001", "house__floors": "3"})
+    owner = SourceRecord.objects.create(kind="import", system=zhujian, entity="person", parent=h1, values={
+        "person.name": "张三丰", "person.id_number": "330726196005170013"}, area_code=VILLAGE, observed_at=timezone.now())
+    record(systems["gongan"], **ZHANG)
+    reconcile()
+    house = House.objects.get()
+    assert house.structure == "砖混" and house.floors == 3
+    assert house.owner_id == Link.objects.get(record=owner, active=True).person_id
+
+
+def test_households_group_members_by_household_number(systems):
+    record(systems["gongan"], **ZHANG, person__household_no="1112010001", person__relation_to_head="户主")
+    record(systems["gongan"], person__name="王二", person__household_no="1112010001", person__relation_to_head="配偶")
+    reconcile()
+    household = Household.objects.get()
+    assert household.head_name == "张三丰" and household.members.count() == 2
+
+
+def test_export_clusters_lists_imported_rows(systems):
+    from yici.exchange.models import ImportBatch
+
+    batch = ImportBatch.objects.create(system=systems["gongan"], filename="公安.xlsx", sha256="x" * 64, entity="person")
+    rec = record(systems["gongan"], **ZHANG)
+    rec.batch = batch
+    rec.save()
+    reconcile()
+    assert list(rc.export_clusters()) == [("gongan_huji", "公安.xlsx", rec.row_number, golden_of(rec))]
