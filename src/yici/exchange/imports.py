@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yici.catalog.models import DataElement
+from yici.common.db import fast_insert
 from yici.exchange.areas import AreaResolver
 from yici.exchange.models import ImportBatch, ImportStatus, LineSystem
 from yici.exchange.tabular import Table, TableError, read_table
@@ -304,8 +306,8 @@ def import_run(
             )
         counts: Counter = Counter()
         problems: list[RowOutcome] = []
-        pending: list[tuple[SourceRecord, tuple | None]] = []
-        total = 0
+        pending: list[dict] = []
+        total = facets = 0
         for outcome in _row_outcomes(plan, specs, resolver, progress):
             if outcome.status == "empty":
                 continue
@@ -315,17 +317,24 @@ def import_run(
                 counts["unassigned"] += 1
             if outcome.status != RecordStatus.OK and len(problems) < 1000:
                 problems.append(outcome)
-            record = SourceRecord(
-                kind=SourceKind.IMPORT, system=system, batch=batch, row_number=outcome.row_number,
-                sheet_row=outcome.sheet_row, entity=plan.entity, values=outcome.values, raw=outcome.raw,
-                issues=outcome.issues, status=outcome.status, area_code=outcome.area_code, observed_at=now,
-                actor=user,
-            )
-            pending.append((record, _facet(plan.entity, outcome)))
+            base = {
+                "kind": SourceKind.IMPORT, "system_id": system.pk, "batch_id": batch.pk, "row_number": outcome.row_number,
+                "sheet_row": outcome.sheet_row, "area_code": outcome.area_code, "observed_at": now,
+                "actor_id": user.pk if user else None, "context": "", "parent_id": None,
+            }
+            pending.append({**base, "entity": plan.entity, "values": outcome.values, "raw": outcome.raw,
+                            "issues": outcome.issues, "status": outcome.status})
+            facet = _facet(plan.entity, outcome)
+            if facet is not None:
+                pending.append({**base, "entity": "person", "values": facet[0], "raw": facet[1], "issues": {},
+                                "status": RecordStatus.OK})
+                facets += 1
             if len(pending) >= BATCH_SIZE:
-                _store(pending, system, batch, now, user)
+                fast_insert(SourceRecord, pending, RECORD_FIELDS)
                 pending = []
-        _store(pending, system, batch, now, user)
+        fast_insert(SourceRecord, pending, RECORD_FIELDS)
+        if facets:
+            _link_facets(batch, plan.entity)
         batch.header_rows, batch.first_data_row = plan.table.header_rows, plan.table.first_data_row
         batch.mapping = [c.as_json() for c in plan.columns]
         batch.rows_total = total
@@ -346,22 +355,24 @@ def _facet(entity: str, outcome: RowOutcome) -> tuple[dict, dict] | None:
         return None
     values = {person_code: outcome.values[code] for code, person_code in facet_map.items() if outcome.values.get(code)}
     raw = {person_code: outcome.raw[code] for code, person_code in facet_map.items() if outcome.raw.get(code)}
+    # The row's address helps to recognise its owner, but is no claim about where the owner lives:
+    # it goes to ``raw`` (which linkage reads), not to ``values`` (which golden records are made of).
+    address = outcome.values.get(f"{entity}.address")
+    if address:
+        raw["person.current_address"] = address
     return (values, raw) if values.get("person.name") else None
 
 
-def _store(pending, system, batch, now, user) -> None:
-    if not pending:
-        return
-    records = SourceRecord.objects.bulk_create([r for r, _ in pending], batch_size=BATCH_SIZE)
-    facets = [
-        SourceRecord(
-            kind=SourceKind.IMPORT, system=system, batch=batch, row_number=record.row_number,
-            sheet_row=record.sheet_row, entity="person", parent=record, values=facet[0], raw=facet[1],
-            issues={}, status=RecordStatus.OK, area_code=record.area_code, observed_at=now, actor=user,
-        )
-        for record, (_r, facet) in zip(records, pending, strict=True) if facet
-    ]
-    SourceRecord.objects.bulk_create(facets, batch_size=BATCH_SIZE)
+RECORD_FIELDS = (
+    "kind", "system_id", "batch_id", "row_number", "sheet_row", "entity", "parent_id", "values", "raw", "issues",
+    "status", "area_code", "observed_at", "actor_id", "context",
+)
+
+
+def _link_facets(batch: ImportBatch, entity: str) -> None:
+    """Point each owner facet at the record of its row (one statement; inserts return no keys)."""
+    rows = SourceRecord.objects.filter(batch=batch, entity=entity, row_number=OuterRef("row_number")).values("pk")[:1]
+    SourceRecord.objects.filter(batch=batch, entity="person", parent__isnull=True).update(parent_id=Subquery(rows))
 
 
 def _system(code: str) -> LineSystem:

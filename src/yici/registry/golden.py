@@ -7,6 +7,7 @@ said Y; 公安 is authoritative"). Nothing here writes to the database; callers 
 """
 
 import datetime
+import functools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -114,14 +115,24 @@ def survive(
     return values, provenance
 
 
+@functools.lru_cache(maxsize=100_000)
 def name_initials(name: str) -> str:
-    """Pinyin initials for search: 张三丰 → zsf."""
+    """Pinyin initials for search: 张三丰 → zsf. (Cached: names repeat across a county.)"""
     return "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower()[:50]
 
 
-def apply_values(entity: str, obj, values: dict[str, str]) -> None:
-    """Write golden ``values`` (element code → registry value) onto a golden object's columns and attributes."""
+@functools.cache
+def _max_lengths(model) -> dict[str, int]:
+    return {f.attname: f.max_length for f in model._meta.concrete_fields if getattr(f, "max_length", None)}
+
+
+def apply_values(entity: str, obj, values: dict[str, str], model=None) -> None:
+    """Write golden ``values`` (element code → registry value) onto a golden object's columns and attributes.
+
+    ``obj`` is a model instance, or any object with those attributes when ``model`` names its class.
+    """
     core = CORE_FIELDS[entity]
+    max_lengths = _max_lengths(model or type(obj))
     attributes = {}
     for field in core.values():
         setattr(obj, field, None if field in _DATE_FIELDS | _INT_FIELDS else "")
@@ -134,7 +145,7 @@ def apply_values(entity: str, obj, values: dict[str, str]) -> None:
         elif field in _INT_FIELDS:
             setattr(obj, field, int(value) if value.isdigit() else None)
         else:
-            setattr(obj, field, value[: obj._meta.get_field(field).max_length])
+            setattr(obj, field, value[: max_lengths[field]])
     obj.attributes = attributes
     if entity == "person":
         obj.name_initials = name_initials(obj.name)

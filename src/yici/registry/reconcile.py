@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from yici.catalog.models import DataElement
-from yici.common.db import fast_update
+from yici.common.db import Row, fast_insert, fast_update, reserve_ids
 from yici.registry import golden
 from yici.registry.models import (
     House,
@@ -39,6 +39,14 @@ AUTO_THRESHOLD = getattr(settings, "YICI_MATCH_AUTO_THRESHOLD", 0.95)
 REVIEW_THRESHOLD = getattr(settings, "YICI_MATCH_REVIEW_THRESHOLD", 0.50)
 
 ENTITY_MODELS = {"person": Person, "household": Household, "house": House, "place": Place}
+# Columns without a database default that a new golden row needs before its values are computed.
+NEW_GOLDEN_DEFAULTS = {
+    "person": {"name": "", "name_initials": "", "id_number": "", "gender": "", "phone": "", "relation_to_head": "",
+               "address": ""},
+    "household": {"household_no": "", "head_name": "", "address": "", "phone": ""},
+    "house": {"code": "", "address": "", "structure": ""},
+    "place": {"code": "", "name": "", "place_type": "", "address": "", "manager_name": "", "manager_phone": ""},
+}
 BATCH = 2000
 
 Progress = Callable[[str, int, int], None] | None
@@ -56,6 +64,7 @@ class ReconcileResult:
     updated: int = 0
     seconds: float = 0.0
     by_entity: dict = field(default_factory=dict)
+    touched_persons: set = field(default_factory=set)
 
 
 class UnionFind:
@@ -115,13 +124,16 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
     entities = [entity] if entity else ["person", "house", "place", "household"]
     for name in entities:
         sub = _reconcile_entity(name, full=full, actor=actor, authority=authority, progress=progress)
+        touched = sub.pop("touched")
+        if name == "person":
+            result.touched_persons = touched
         result.by_entity[name] = sub
         for key in ("records", "new_records", "clusters", "created", "merged_away", "relinked", "review_pairs", "updated"):
             setattr(result, key, getattr(result, key) + sub[key])
     if entity in (None, "person", "house"):
         _link_house_owners()
     if entity in (None, "person", "household"):
-        _link_household_members()
+        _link_household_members(None if full else result.touched_persons)
     result.seconds = time.perf_counter() - started
     from yici.audit.services import audit_event
 
@@ -137,6 +149,7 @@ def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Pr
     new_ids = {r["id"] for r in records if r["id"] not in links}
     stats = dict(records=len(records), new_records=len(new_ids), clusters=0, created=0, merged_away=0,
                  relinked=0, review_pairs=0, updated=0)
+    stats["touched"] = set()
     if not records or (not new_ids and not full):
         return stats
     if progress:
@@ -178,6 +191,7 @@ def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Pr
     groups = uf.groups()
     stats["clusters"] = len(groups)
     touched = _assign_golden(entity, groups, by_id, links, actor, stats)
+    stats["touched"] = touched
     stats["updated"] = _recompute(entity, touched, authority, progress)
     stats["review_pairs"] = _queue_reviews(entity, review_candidates, uf, by_id)
     return stats
@@ -265,27 +279,34 @@ def _assign_golden(entity: str, groups: dict[int, list[int]], by_id: dict, links
         else:
             clusters_without_golden.append(members)
 
-    # New golden records for new clusters, created in bulk.
-    created = model.objects.bulk_create(
-        [model(area_code=_cluster_area(members, by_id)) for members in clusters_without_golden], batch_size=BATCH
+    # New golden records for new clusters: ids reserved, rows written in bulk.
+    new_ids = reserve_ids(model, len(clusters_without_golden))
+    now_ts = timezone.now()
+    fast_insert(
+        model,
+        ({"id": gid, "area_code": _cluster_area(members, by_id), "attributes": {}, "provenance": {},
+          "created_at": now_ts, "updated_at": now_ts, "version": 0, **NEW_GOLDEN_DEFAULTS[entity]}
+         for gid, members in zip(new_ids, clusters_without_golden, strict=True)),
+        ["id", "area_code", "attributes", "provenance", "created_at", "updated_at", "version",
+         *NEW_GOLDEN_DEFAULTS[entity]],
     )
-    if created and created[0].pk is None:  # backends without RETURNING (none we support, but be safe)
-        raise RuntimeError("bulk_create did not return primary keys")
-    for obj, members in zip(created, clusters_without_golden, strict=True):
-        touched.add(obj.pk)
+    for gid, members in zip(new_ids, clusters_without_golden, strict=True):
+        touched.add(gid)
         method = LinkMethod.NEW if len(members) == 1 else LinkMethod.AUTO
-        moves.extend((m, obj.pk, None, method) for m in members)
-    stats["created"] = len(created)
+        moves.extend((m, gid, None, method) for m in members)
+    stats["created"] = len(new_ids)
 
     moved_records = [m for m, _new, old, _method in moves if old is not None]
     if moved_records:
         for i in range(0, len(moved_records), BATCH):
             Link.objects.filter(record_id__in=moved_records[i:i + BATCH], active=True).update(active=False, ended_at=now)
         stats["relinked"] = len(moved_records)
-    creator = actor if getattr(actor, "is_authenticated", False) else None
-    Link.objects.bulk_create(
-        [Link(record_id=m, method=method, created_by=creator, **{fk: new}) for m, new, _old, method in moves],
-        batch_size=BATCH,
+    creator = actor.pk if getattr(actor, "is_authenticated", False) else None
+    fast_insert(
+        Link,
+        ({"record_id": m, "method": method, "created_by_id": creator, fk: new, "active": True, "created_at": now}
+         for m, new, _old, method in moves),
+        ["record_id", "method", "created_by_id", fk, "active", "created_at"],
     )
 
     # Golden records that lost all their members are merged into where most of them went.
@@ -336,11 +357,12 @@ def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], pro
                 per_golden[gid][code].append(golden.Candidate(value, rid, system or kind, dept or "", at))
             if area:
                 areas[gid].append((at, area))
-        objs = list(model.objects.filter(pk__in=chunk))
+        objs = [Row(pk, version=version, area_code=area_code)
+                for pk, version, area_code in model.objects.filter(pk__in=chunk).values_list("pk", "version", "area_code")]
         now = timezone.now()
         for obj in objs:
             values, provenance = golden.survive(per_golden.get(obj.pk, {}), authority)
-            golden.apply_values(entity, obj, values)
+            golden.apply_values(entity, obj, values, model)
             obj.provenance = provenance
             if areas.get(obj.pk):
                 obj.area_code = _most_specific_recent_area(areas[obj.pk])
@@ -393,39 +415,47 @@ def _link_house_owners() -> None:
     by_house: dict[int, Counter] = defaultdict(Counter)
     for record_id, house_id in house_of.items():
         by_house[house_id][owner_of[record_id]] += 1
-    houses = list(House.objects.filter(pk__in=list(by_house)))
-    for house in houses:
-        house.owner_id = by_house[house.pk].most_common(1)[0][0]
-    fast_update(House, houses, ["owner"])
+    fast_update(House, [Row(pk, owner_id=owners.most_common(1)[0][0]) for pk, owners in by_house.items()], ["owner"])
 
 
-def _link_household_members() -> None:
-    """Group golden persons into households by their 户号 (person.household_no)."""
-    persons = list(
-        Person.objects.filter(merged_into_id__isnull=True)
-        .values_list("id", "attributes", "area_code", "relation_to_head", "name", "household_id")
-    )
+def _link_household_members(person_ids: set[int] | None = None) -> None:
+    """Group golden persons into households by their 户号 (person.household_no).
+
+    ``person_ids`` limits the work to the persons a run touched (None: everyone).
+    """
+    persons = Person.objects.filter(merged_into_id__isnull=True)
+    if person_ids is not None:
+        if not person_ids:
+            return
+        persons = persons.filter(pk__in=list(person_ids)) if len(person_ids) < 20_000 else persons
     by_no: dict[str, list] = defaultdict(list)
-    for pid, attrs, area, relation, name, hh in persons:
+    for pid, attrs, area, relation, name, hh in persons.values_list(
+        "id", "attributes", "area_code", "relation_to_head", "name", "household_id"
+    ).iterator(chunk_size=5000):
         number = (attrs or {}).get("person.household_no")
         if number:
             by_no[number].append((pid, area, relation, name, hh))
     if not by_no:
         return
-    existing = {h.household_no: h for h in Household.objects.filter(household_no__in=list(by_no), merged_into_id__isnull=True)}
-    new = []
-    for number, members in by_no.items():
-        if number not in existing:
-            head = next((m for m in members if m[2] == "户主"), members[0])
-            new.append(Household(household_no=number, head_name=head[3], area_code=head[1]))
-    for h in Household.objects.bulk_create(new, batch_size=BATCH):
-        existing[h.household_no] = h
+    existing = dict(Household.objects.filter(merged_into_id__isnull=True).values_list("household_no", "id"))
+    missing = [number for number in by_no if number not in existing]
+    ids = reserve_ids(Household, len(missing))
+    now = timezone.now()
+    rows = []
+    for hid, number in zip(ids, missing, strict=True):
+        members = by_no[number]
+        head = next((m for m in members if m[2] == "户主"), members[0])
+        rows.append({"id": hid, "household_no": number, "head_name": head[3], "area_code": head[1], "address": "",
+                     "phone": "", "attributes": {}, "provenance": {}, "created_at": now, "updated_at": now,
+                     "version": 1})
+        existing[number] = hid
+    fast_insert(Household, rows, list(rows[0]) if rows else [])
     changed = []
     for number, members in by_no.items():
-        hid = existing[number].pk
+        hid = existing[number]
         for pid, _area, _rel, _name, hh in members:
             if hh != hid:
-                changed.append(Person(pk=pid, household_id=hid))
+                changed.append(Row(pid, household_id=hid))
     fast_update(Person, changed, ["household"])
 
 

@@ -284,3 +284,8 @@ def test_a_confirmation_needs_a_known_element_and_a_header(loaded_catalog, cadre
     with pytest.raises(MappingError, match="empty"):
         mapping_confirm(header_path=(" ",), context="", element_code=None, actor=cadre)
     assert not HeaderMapping.objects.exists()
+
+
+def test_numbers_with_leading_zeros_are_not_taken_for_landlines(loaded_catalog):
+    results = map_columns([ColumnInput(("户号",), ["0000345174", "0000311267", "0000311268", "0000000412"])])
+    assert results[0].element_code == "person.household_no"

@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
+from splink import DuckDBAPI, Linker
 
 from yici.registry.linkage import features, model
 
@@ -100,8 +101,6 @@ def _splink_settings(saved: dict) -> dict:
 
 
 def _linker(con: duckdb.DuckDBPyConnection, table: str, settings: dict):
-    from splink import DuckDBAPI, Linker
-
     db_api = DuckDBAPI(con)
     sdf = db_api.register(table)
     return db_api, Linker(sdf, settings, log_level=None, validate_settings=False)
@@ -133,10 +132,12 @@ def predict_person_pairs(
     it. ``model_settings`` replaces the shipped model (:func:`load_model`); ``auto_threshold``
     (default: setting ``YICI_MATCH_AUTO_THRESHOLD``, else 0.95) is where the caller merges.
 
-    Records are ``{"id": int, "values": {element code: registry value}, ...}``. An ID that failed
-    validation may be passed as ``record["rejected"] = {"person.id_number": original text}``: it
-    then takes part in the "one transposition or one digit" comparison (a transposed digit always
-    fails the check character, so valid values alone never show one).
+    Records are ``{"id": int, "values": {element code: registry value}, ...}``. Where ``values``
+    has no ``person.id_number``, the original text of a rejected ID is read from
+    ``record["rejected"]["person.id_number"]`` or ``record["raw"]["person.id_number"]`` (the
+    source record's cell): a transposed digit always fails the check character, so only these show
+    the "one transposition or one digit" comparison. ``person.age`` is read from ``raw`` too when
+    normalisation did not keep it; ``observed_at`` dates it.
 
     Pairs at or above ``AUTO_THRESHOLD`` never join two people with different valid IDs; the pairs
     that would are capped at ``CONFLICT_PROBABILITY`` (see :func:`_resolve_conflicts`).
@@ -259,8 +260,6 @@ def _resolve_conflicts(
 
 
 def _predict_incremental(con: duckdb.DuckDBPyConnection, settings: dict, min_probability: float):
-    from splink import DuckDBAPI, Linker
-
     db_api = DuckDBAPI(con)
     new = db_api.register("persons_new")
     old = db_api.register("persons_old")
@@ -290,8 +289,6 @@ def train_person_model(
     trusted ID and by phone, and the prior from deterministic rules. Levels seen in neither sample
     are smoothed to say nothing (:func:`.model.smooth`); the hand-set levels keep their values.
     """
-    from splink import DuckDBAPI, Linker
-
     model.quiet()
     con = _connect()
     try:

@@ -5,10 +5,14 @@ C++, through ``pyarrow``), and looks up the pinyin of each distinct character. E
 pinyin of names, ID parts, birth date and sex from the ID, whether an ID can be trusted, address
 parts, village keys — is SQL over the whole table, vectorised and on every core.
 
+Registry values are expected (``normalize_row`` output); addresses not in registry form are passed
+through ``normalize_address`` once per distinct value, so hand-built records compare as well.
+
 For an incremental run (``new_ids``) only four elements of every record are read first (name, ID,
-birth date, phone); the full features are built for the new records and for the existing records
-that share a candidate key with one of them (and for the records sharing an ID or a name with
-those, which the ID-trust and namesake columns need).
+birth date, phone), plus the village and address of the records sharing a name's pinyin with a new
+one. The full features are then built for the new records and for the existing records that share
+a candidate key with one of them (a superset of every blocking rule), and for the records sharing
+an ID with those, which the ID-trust check needs; the namesake count still covers every record.
 
 Columns of the ``persons`` table (``NULL`` for no value):
 
@@ -23,8 +27,9 @@ Columns of the ``persons`` table (``NULL`` for no value):
     the record's ID when it can be trusted as the person's own: its birth date and sex agree with
     the record's own birth date and gender, and no record under a clearly different name confirms
     it with its own birth date (legacy files often put a household member's ID on a row).
-    ``id_number`` may be an ID that validation rejected (``record["rejected"]``, see
-    :func:`yici.registry.linkage.predict_person_pairs`); ``id_valid`` only a valid one.
+    ``id_number`` may be an ID that validation rejected (from ``record["rejected"]`` or
+    ``record["raw"]``, see :func:`yici.registry.linkage.predict_person_pairs`); ``id_valid`` is
+    only ever a valid one.
 ``id_bd``
     birth date (``YYYY-MM-DD``) encoded in the ID as given.
 ``birth_date``, ``birth_year``, ``age_year``
@@ -75,8 +80,9 @@ AGE = "person.age"
 
 ALL_FIELDS = (NAME, ID_NUMBER, BIRTH_DATE, GENDER, PHONE, CURRENT_ADDRESS, REGISTERED_ADDRESS, VILLAGE,
               HOUSEHOLD_NO, AGE)
-# What an incremental run reads of every record to find the candidates of the new ones.
-KEY_FIELDS = (NAME, ID_NUMBER, BIRTH_DATE, PHONE, VILLAGE, CURRENT_ADDRESS, REGISTERED_ADDRESS)
+# What an incremental run reads of every record to find the candidates of the new ones (and the
+# village, only of the records sharing a name's pinyin with a new one).
+KEY_FIELDS = (NAME, ID_NUMBER, BIRTH_DATE, PHONE)
 _COLUMN = {code: code.partition(".")[2] for code in ALL_FIELDS}
 
 # Characters left out of a name's pinyin (the middle dot of minority names, stray spaces).
@@ -103,20 +109,37 @@ def name_pinyin(name: str) -> tuple[str, str, str]:
 
 
 # ------------------------------------------------------------------------------- records → Arrow
+# Original texts read where a value is missing: a rejected ID (``record["rejected"]``, or the
+# source record's ``raw`` cell), an age that normalisation did not keep, and an address that is a
+# clue but not a claim (a house row's address on its owner's record: 农村自建房 owners mostly live
+# there, but the registry must not take it as their current address).
+_RAW_FIELDS = (ID_NUMBER, AGE, CURRENT_ADDRESS)
+
+
 def _struct(fields: Sequence[str]) -> pa.DataType:
+    raw = pa.struct([(f, pa.string()) for f in _RAW_FIELDS])
     return pa.struct([
         ("id", pa.int64()),
         ("values", pa.struct([(f, pa.string()) for f in fields])),
         ("rejected", pa.struct([(ID_NUMBER, pa.string())])),
+        ("raw", raw),
     ])
+
+
+def _text(value) -> str | None:
+    return None if value is None or value == "" else str(value)
 
 
 def _coerced(record: dict, fields: Sequence[str]) -> dict:
     values = record.get("values") or {}
-    out = {f: (None if values.get(f) in (None, "") else str(values[f])) for f in fields}
     rejected = record.get("rejected") or {}
-    bad = rejected.get(ID_NUMBER)
-    return {"id": int(record["id"]), "values": out, "rejected": {ID_NUMBER: None if bad is None else str(bad)}}
+    raw = record.get("raw") or {}
+    return {
+        "id": int(record["id"]),
+        "values": {f: _text(values.get(f)) for f in fields},
+        "rejected": {ID_NUMBER: _text(rejected.get(ID_NUMBER))},
+        "raw": {f: _text(raw.get(f)) for f in _RAW_FIELDS},
+    }
 
 
 def records_table(records: Sequence[dict], fields: Sequence[str] = ALL_FIELDS) -> pa.Table:
@@ -127,15 +150,19 @@ def records_table(records: Sequence[dict], fields: Sequence[str] = ALL_FIELDS) -
         array = pa.array(records, type=struct)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value that is not a string
         array = pa.array([_coerced(r, fields) for r in records], type=struct)
-    values = array.field("values")
+    values, raw = array.field("values"), array.field("raw")
     columns = {"unique_id": array.field("id"), "pos": pa.array(range(len(records)), pa.int64())}
     for code in ALL_FIELDS:
         columns[_COLUMN[code]] = values.field(code) if code in fields else pa.nulls(len(records), pa.string())
-    columns["rejected_id"] = array.field("rejected").field(ID_NUMBER)
+    if CURRENT_ADDRESS in fields:
+        columns[_COLUMN[CURRENT_ADDRESS]] = pc.coalesce(values.field(CURRENT_ADDRESS), raw.field(CURRENT_ADDRESS))
+    # Only read where person.id_number is missing from the values.
+    columns["rejected_id"] = pc.coalesce(array.field("rejected").field(ID_NUMBER), raw.field(ID_NUMBER))
     observed = [None] * len(records)
     if AGE in fields:
+        ages = pc.coalesce(values.field(AGE), raw.field(AGE))
+        columns["age"] = ages
         this_year = datetime.date.today().year
-        ages = values.field(AGE)
         for i in pc.indices_nonzero(ages.is_valid()).to_pylist():
             observed[i] = _year(records[i].get("observed_at")) or this_year
     columns["observed_year"] = pa.array(observed, pa.int32())
@@ -181,8 +208,8 @@ with r as (
         nullif(r.gender, '') as gender_raw,
         nullif(r.phone, '') as phone,
         nullif(r.household_no, '') as household_no,
-        case when regexp_full_match(r.age, '[0-9]{{1,3}}') then r.observed_year - cast(r.age as integer) end
-            as age_year,
+        r.observed_year - try_cast(nullif(regexp_extract(r.age, '^\\s*([0-9]{{1,3}})\\s*(岁|周岁)?\\s*$', 1), '')
+                                   as integer) as age_year,
         __village(r.village, {_ADDRESS}) as village,
         nullif(regexp_replace({_ADDRESS}, '^.*(镇|乡|街道|办事处)', ''), '') as addr_tail
     from __records r
@@ -298,11 +325,8 @@ with r as (
             upper(translate(r.rejected_id, '０１２３４５６７８９ｘＸ', '0123456789XX')),
             '[\\s\\x{{3000}}''-]', '', 'g'), '') end as id_rejected_raw,
         nullif(r.birth_date, '') as bd,
-        nullif(r.phone, '') as phone,
-        r.village as village_raw,
-        {_ADDRESS} as address
+        nullif(r.phone, '') as phone
     from __records r
-    left join __address_fix a on a.address = coalesce(nullif(r.current_address, ''), r.registered_address)
 ), i as (
     select
         * exclude (id_valid_raw, id_rejected_raw),
@@ -326,35 +350,43 @@ from i left join __name_py p on p.name = i.name
 # which the ID-trust check needs.
 _CANDIDATES_SQL = """
 create or replace temp table __n as select * from __keys semi join __new using (unique_id);
+-- Row values: a NULL inside one would compare equal to another NULL, so none may have one.
+create or replace temp table __n_dates as
+    select surname_py, bd as d from __n where surname_py is not null and bd is not null
+    union select surname_py, id_bd from __n where surname_py is not null and id_bd is not null;
 create or replace temp table __n_village as
-    select distinct name_py, __village(village_raw, address) as village from __n where name_py is not null;
+    select distinct k.name_py, v.village from __n k join __vill v using (pos)
+    where k.name_py is not null and v.village is not null;
 create or replace temp table __hop1 as
 select unique_id from __keys b
 where id_raw in (select id_raw from __n)
    or substr(id_raw, 1, 14) in (select substr(id_raw, 1, 14) from __n)
    or substr(id_raw, 11, 8) in (select substr(id_raw, 11, 8) from __n)
    or phone in (select phone from __n)
-   or (name_py, year) in (select (name_py, year) from __n)
-   or (surname_py, bd) in (select (surname_py, bd) from __n union select (surname_py, id_bd) from __n)
-   or (surname_py, id_bd) in (select (surname_py, bd) from __n union select (surname_py, id_bd) from __n)
+   or (name_py, year) in (select (name_py, year) from __n where name_py is not null and year is not null)
+   or (surname_py, bd) in (select (surname_py, d) from __n_dates)
+   or (surname_py, id_bd) in (select (surname_py, d) from __n_dates)
    or unique_id in (select unique_id from __new)
 union
--- The village only for the records that share a name's pinyin with a new one.
-select unique_id from (
-    select unique_id, name_py, __village(village_raw, address) as village from __keys
-    where name_py in (select name_py from __n_village)
-) b semi join __n_village v on b.name_py = v.name_py and b.village = v.village;
+select k.unique_id from __keys k join __vill v using (pos)
+semi join __n_village n on k.name_py = n.name_py and v.village = n.village;
 create or replace temp table __pos as
 select pos from __keys
 where unique_id in (select unique_id from __hop1)
    or id_raw in (select id_raw from __keys semi join __hop1 using (unique_id) where id_raw is not null)
 """
 
+# Villages are needed only where a record shares a name's pinyin with a new one: reading the
+# addresses of every record would cost more than all the rest.
+_VILLAGE_POSITIONS_SQL = """
+select pos from __keys where name_py in (select name_py from __keys semi join __new using (unique_id)) order by pos
+"""
+
 
 # The same candidate keys as strings, one row per key, for callers that index them (see
 # blocking_keys): two records can pair only if they share one.
 _KEY_ROWS_SQL = """
-with k as (select *, __village(village_raw, address) as village from __keys)
+with k as (select * from __keys left join __vill using (pos))
 select unique_id, 'i' || id_raw as key from k where id_raw is not null
 union all select unique_id, 'p' || substr(id_raw, 1, 14) from k where id_raw is not null
 union all select unique_id, 'm' || substr(id_raw, 11, 8) from k where id_raw is not null
@@ -381,7 +413,7 @@ def _load(con: duckdb.DuckDBPyConnection, table: pa.Table, *, keys_only: bool = 
                                               "py": pa.array([p for _, p in mapping], pa.string())}))
     con.execute("set variable __pinyin = (select map(list(c), list(py)) from __char_py_arrow)")
     con.unregister("__char_py_arrow")
-    con.execute(f"""
+    con.execute("""
         create or replace temp table __name_py as
         with l as (
             select name, list_filter(list_transform(string_split(name, ''), lambda c: getvariable('__pinyin')[c]),
@@ -394,7 +426,17 @@ def _load(con: duckdb.DuckDBPyConnection, table: pa.Table, *, keys_only: bool = 
             syllables[1] as surname_py
         from l
     """)
-    # Addresses not yet in registry form.
+    con.execute(_VILLAGE_MACRO)
+    if keys_only:
+        con.execute(_KEYS_SQL)
+    else:
+        _address_fix(con)
+        con.execute(_BASE_SQL)
+    con.unregister("__records")
+
+
+def _address_fix(con: duckdb.DuckDBPyConnection) -> None:
+    """``__address_fix``: the addresses of ``__records`` not yet in registry form, normalised."""
     raw = con.execute(
         "select distinct coalesce(nullif(current_address, ''), registered_address) as a from __records "
         f"where regexp_matches(coalesce(nullif(current_address, ''), registered_address), '{_UNNORMALISED_ADDRESS}')"
@@ -404,8 +446,18 @@ def _load(con: duckdb.DuckDBPyConnection, table: pa.Table, *, keys_only: bool = 
                                                   "normalised": pa.array([b for _, b in fixes], pa.string())}))
     con.execute("create or replace temp table __address_fix as select * from __address_fix_arrow")
     con.unregister("__address_fix_arrow")
+
+
+def _villages(con: duckdb.DuckDBPyConnection, records: Sequence[dict], positions: list[int]) -> None:
+    """``__vill(pos, village)`` for the records at ``positions``."""
+    table = records_table([records[p] for p in positions], (VILLAGE, CURRENT_ADDRESS, REGISTERED_ADDRESS))
+    table = table.set_column(table.schema.get_field_index("pos"), "pos", pa.array(positions, pa.int64()))
+    con.register("__records", table)
+    _address_fix(con)
     con.execute(_VILLAGE_MACRO)
-    con.execute(_KEYS_SQL if keys_only else _BASE_SQL)
+    con.execute(f"create or replace temp table __vill as select r.pos, __village(r.village, {_ADDRESS}) as village "
+                "from __records r left join __address_fix a "
+                "on a.address = coalesce(nullif(r.current_address, ''), r.registered_address)")
     con.unregister("__records")
 
 
@@ -424,6 +476,7 @@ def prepare(con: duckdb.DuckDBPyConnection, records: Sequence[dict], new_ids: It
         con.execute("create or replace temp table __new as select * from __new_arrow")
         con.unregister("__new_arrow")
         _load(con, records_table(records, KEY_FIELDS), keys_only=True)
+        _villages(con, records, [p for (p,) in con.execute(_VILLAGE_POSITIONS_SQL).fetchall()])
         for statement in _CANDIDATES_SQL.split(";"):
             con.execute(statement)
         positions = con.execute("select pos from __pos order by pos").fetchall()
@@ -432,7 +485,7 @@ def prepare(con: duckdb.DuckDBPyConnection, records: Sequence[dict], new_ids: It
         _load(con, records_table([records[p] for (p,) in positions]))
     con.execute(_PERSONS_SQL)
     for table in ("__base", "__keys", "__pos", "__names", "__name_py", "__address_fix", "__name_n", "__n",
-                  "__n_village", "__hop1"):
+                  "__n_village", "__n_dates", "__hop1", "__vill"):
         con.execute(f"drop table if exists {table}")
     return con.execute("select count(*) from persons").fetchall()[0][0]
 
@@ -457,6 +510,7 @@ def blocking_keys(records: Sequence[dict]) -> list[tuple[int, str]]:
     con = duckdb.connect(":memory:")
     try:
         _load(con, records_table(records, KEY_FIELDS), keys_only=True)
+        _villages(con, records, list(range(len(records))))
         return [(int(rid), key) for rid, key in con.execute(_KEY_ROWS_SQL).fetchall()]
     finally:
         con.close()
