@@ -355,9 +355,10 @@ def _facet(entity: str, outcome: RowOutcome) -> tuple[dict, dict] | None:
         return None
     values = {person_code: outcome.values[code] for code, person_code in facet_map.items() if outcome.values.get(code)}
     raw = {person_code: outcome.raw[code] for code, person_code in facet_map.items() if outcome.raw.get(code)}
-    # The row's address helps to recognise its owner, but is no claim about where the owner lives:
-    # it goes to ``raw`` (which linkage reads), not to ``values`` (which golden records are made of).
-    address = outcome.values.get(f"{entity}.address")
+    # A self-built house's address helps to recognise its owner (who mostly lives there), but is no
+    # claim about where the owner lives: it goes to ``raw`` (which linkage reads), not to ``values``
+    # (which golden records are made of). A place's address says nothing about its manager's home.
+    address = outcome.values.get("house.address") if entity == "house" else None
     if address:
         raw["person.current_address"] = address
     return (values, raw) if values.get("person.name") else None
