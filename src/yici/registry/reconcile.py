@@ -190,7 +190,7 @@ def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Pr
 
     groups = uf.groups()
     stats["clusters"] = len(groups)
-    touched = _assign_golden(entity, groups, by_id, links, actor, stats)
+    touched = _assign_golden(entity, groups, by_id, links, actor, stats, full=full)
     stats["touched"] = touched
     stats["updated"] = _recompute(entity, touched, authority, progress)
     stats["review_pairs"] = _queue_reviews(entity, review_candidates, uf, by_id)
@@ -256,8 +256,14 @@ def _key_pairs(entity: str, records: list[dict], new_ids: set[int] | None) -> li
     return pairs
 
 
-def _assign_golden(entity: str, groups: dict[int, list[int]], by_id: dict, links: dict[int, int], actor, stats) -> set[int]:
-    """Give each cluster a golden record (reusing the one most members already have)."""
+def _assign_golden(
+    entity: str, groups: dict[int, list[int]], by_id: dict, links: dict[int, int], actor, stats, *, full: bool = False
+) -> set[int]:
+    """Give each cluster a golden record (reusing the one most members already have).
+
+    Returns the golden records whose values must be recomputed: those that gained or lost a record
+    (every one, with ``full``).
+    """
     model = ENTITY_MODELS[entity]
     fk = f"{entity}_id"
     now = timezone.now()
@@ -269,13 +275,16 @@ def _assign_golden(entity: str, groups: dict[int, list[int]], by_id: dict, links
         current = Counter(links[m] for m in members if m in links)
         if current:
             chosen = min(current, key=lambda g: (-current[g], g))
+            moved = False
             for m in members:
                 old = links.get(m)
                 if old != chosen:
+                    moved = True
                     moves.append((m, chosen, old, LinkMethod.AUTO))
                     if old is not None:
                         previous_owner[old][chosen] += 1
-            touched.add(chosen)
+            if moved or full:
+                touched.add(chosen)
         else:
             clusters_without_golden.append(members)
 
@@ -392,9 +401,12 @@ def _queue_reviews(entity: str, candidates: list[tuple[int, int, float]], uf: Un
             wanted[(left, right)] = p
     if not wanted:
         return 0
-    existing = set(
-        ReviewPair.objects.filter(entity=entity, left_id__in={a for a, _ in wanted}).values_list("left_id", "right_id")
-    )
+    lefts = sorted({a for a, _ in wanted})
+    existing: set[tuple[int, int]] = set()
+    for i in range(0, len(lefts), BATCH):
+        existing.update(
+            ReviewPair.objects.filter(entity=entity, left_id__in=lefts[i:i + BATCH]).values_list("left_id", "right_id")
+        )
     new = [
         ReviewPair(left_id=a, right_id=b, entity=entity, probability=p, area_code=by_id[a]["area_code"] or by_id[b]["area_code"])
         for (a, b), p in wanted.items() if (a, b) not in existing
@@ -404,18 +416,26 @@ def _queue_reviews(entity: str, candidates: list[tuple[int, int, float]], uf: Un
 
 
 def _link_house_owners() -> None:
-    """house.owner ← the golden person of the house row's owner facet."""
+    """house.owner ← the golden person of the house row's owner facet (only where it changed).
+
+    Two scans joined in Python rather than one ``IN (…)`` list, which a county's worth of houses
+    would push past SQLite's limit on query parameters.
+    """
     owner_of = dict(
         Link.objects.filter(active=True, record__entity="person", record__parent__isnull=False)
         .values_list("record__parent_id", "person_id")
     )
-    house_of = dict(
-        Link.objects.filter(active=True, record__entity="house", record_id__in=list(owner_of)).values_list("record_id", "house_id")
-    )
     by_house: dict[int, Counter] = defaultdict(Counter)
-    for record_id, house_id in house_of.items():
-        by_house[house_id][owner_of[record_id]] += 1
-    fast_update(House, [Row(pk, owner_id=owners.most_common(1)[0][0]) for pk, owners in by_house.items()], ["owner"])
+    for record_id, house_id in Link.objects.filter(active=True, record__entity="house").values_list("record_id", "house_id"):
+        if record_id in owner_of:
+            by_house[house_id][owner_of[record_id]] += 1
+    current = dict(House.objects.filter(merged_into_id__isnull=True).values_list("id", "owner_id"))
+    changed = []
+    for pk, owners in by_house.items():
+        owner = owners.most_common(1)[0][0]
+        if current.get(pk, owner) != owner:
+            changed.append(Row(pk, owner_id=owner))
+    fast_update(House, changed, ["owner"])
 
 
 def _link_household_members(person_ids: set[int] | None = None) -> None:
