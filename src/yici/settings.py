@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "yici.burden",
     "yici.registry",
     "yici.exchange",
+    "yici.reports",
     "yici.api",
     "yici.demo",
 ]
