@@ -2,7 +2,7 @@ from django.http import Http404
 from ninja import Router
 from ninja.pagination import LimitOffsetPagination, paginate
 
-from yici.api.schemas import HouseholdOut, HouseOut, MeOut, PersonOut, PlaceOut
+from yici.api.schemas import ElementValueOut, HouseholdOut, HouseOut, MeOut, PersonOut, PlaceOut
 from yici.registry import selectors as registry
 
 whoami_router = Router(tags=["accounts"])
@@ -33,6 +33,22 @@ def person(request, person_id: int):
     if p is None:
         raise Http404
     return p
+
+
+@registry_router.get("/persons/{person_id}/elements", response=list[ElementValueOut],
+                     summary="Every golden value of a person with its provenance (sensitive values masked)")
+def person_elements(request, person_id: int):
+    from yici.registry.selectors_pages import golden_elements
+
+    p = registry.person_get(user=request.auth, pk=person_id)
+    if p is None:
+        raise Http404
+    return [
+        {"code": e.code, "label": e.label, "value": e.value, "sensitive": e.sensitive, "rule": e.rule,
+         "system": e.system, "observed_at": e.observed_at,
+         "candidates": [{"value": c.value, "system": c.system, "observed_at": c.observed_at} for c in e.candidates]}
+        for e in golden_elements("person", p)
+    ]
 
 
 @registry_router.get("/households", response=list[HouseholdOut])

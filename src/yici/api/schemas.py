@@ -67,3 +67,22 @@ class PlaceOut(Schema):
     place_type: str
     address: str
     area_code: str
+
+
+class CandidateOut(Schema):
+    value: str
+    system: str
+    observed_at: datetime.datetime | None
+
+
+class ElementValueOut(Schema):
+    """One golden value and where it came from; sensitive values are masked."""
+
+    code: str
+    label: str
+    value: str
+    sensitive: bool
+    rule: str
+    system: str
+    observed_at: datetime.datetime | None
+    candidates: list[CandidateOut]

@@ -59,3 +59,29 @@ def test_person_list_query_count_does_not_grow(client, world, django_assert_max_
     client.force_login(world.cadre)
     with django_assert_max_num_queries(8):
         assert client.get("/api/registry/persons?limit=100").json()["count"] == 30
+
+
+def test_person_elements_carry_provenance_and_masking(client, world, db):
+    from django.utils import timezone
+
+    from yici.catalog.services import BUILTIN_CATALOG, catalog_load
+    from yici.exchange.models import LineSystem
+    from yici.registry.models import SourceRecord
+    from yici.registry.reconcile import reconcile
+
+    catalog_load(data=BUILTIN_CATALOG.read_bytes())
+    system = LineSystem.objects.create(code="gongan_huji", name="户籍系统")
+    SourceRecord.objects.create(kind="import", system=system, entity="person", area_code="330726101201",
+                                observed_at=timezone.now(), values={
+                                    "person.name": "张三丰", "person.id_number": "330726196005170013",
+                                    "person.ethnicity": "汉族"})
+    reconcile(entity="person")
+    from yici.registry.models import Person
+
+    person = Person.objects.get()
+    client.force_login(world.cadre)
+    items = {e["code"]: e for e in client.get(f"/api/registry/persons/{person.pk}/elements").json()}
+    assert items["person.ethnicity"]["value"] == "汉族" and items["person.ethnicity"]["system"] == "户籍系统"
+    assert items["person.id_number"]["value"] == "330726********0013" and items["person.id_number"]["sensitive"]
+    client.force_login(world.outsider)
+    assert client.get(f"/api/registry/persons/{person.pk}/elements").status_code == 404
