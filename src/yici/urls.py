@@ -10,6 +10,7 @@ urlpatterns = [
     path("audit/", include("yici.audit.urls")),
     path("registry/", include("yici.registry.urls")),
     path("exchange/", include("yici.exchange.urls")),
+    path("reports/", include("yici.reports.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/", api.urls),

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from yici.accounts.roles import ANALYTICS_ROLES, AUDIT_ROLES, PERSONAL_DATA_ROLES, REGISTRY_WRITE_ROLES, Role
 from yici.exchange.selectors import IMPORT_ROLES
+from yici.reports.selectors import ENTRY_ROLES, REPORT_ROLES
 
 ALL_ROLES = frozenset(Role)
 
@@ -15,6 +16,8 @@ NAVIGATION = [
     ("registry:house_list", _("Houses"), PERSONAL_DATA_ROLES),
     ("registry:review_list", _("Review queue"), REGISTRY_WRITE_ROLES),
     ("exchange:import_list", _("Import"), IMPORT_ROLES),
+    ("reports:report_list", _("Report catalog"), REPORT_ROLES),
+    ("reports:my_instances", _("Reports to fill in"), ENTRY_ROLES),
     ("catalog:element_list", _("Data catalog"), ALL_ROLES),
     ("audit:event_list", _("Audit log"), AUDIT_ROLES),
     ("accounts:sessions", _("My sessions"), ALL_ROLES),

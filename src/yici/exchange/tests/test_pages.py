@@ -242,7 +242,10 @@ def test_a_file_that_is_gone_fails_the_batch_with_a_reason(client, world, catalo
     uploads.upload_discard(batch.sha256)
     from yici.exchange.tasks import import_batch
 
-    import_batch.call(batch.pk, {}, None)
+    from django.utils import translation
+
+    with translation.override("en"):  # the request above left its language active on this thread
+        import_batch.call(batch.pk, {}, None)
     batch.refresh_from_db()
     assert batch.status == ImportStatus.FAILED and "upload it again" in batch.error
     assert not SourceRecord.objects.exists()
