@@ -240,9 +240,9 @@ def test_a_file_that_is_gone_fails_the_batch_with_a_reason(client, world, catalo
     client.post(url, choices_of(client.get(url)))
     batch = ImportBatch.objects.get()
     uploads.upload_discard(batch.sha256)
-    from yici.exchange.tasks import import_batch
-
     from django.utils import translation
+
+    from yici.exchange.tasks import import_batch
 
     with translation.override("en"):  # the request above left its language active on this thread
         import_batch.call(batch.pk, {}, None)
