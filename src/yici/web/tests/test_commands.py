@@ -1,0 +1,32 @@
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"port": "eighty"}, "not a number"), ({"port": "70000"}, "outside"), ({"workers": 0}, "at least 1")],
+)
+def test_serve_refuses_bad_arguments(db, options, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("serve", **options)
+
+
+def test_worker_refuses_a_bad_interval(db):
+    with pytest.raises(CommandError, match="positive"):
+        call_command("worker", interval=0)
+
+
+def test_worker_runs_queued_tasks_in_batch_mode(transactional_db, settings):
+    # The suite runs tasks inline; this test needs the real queue (Django resets its backends when TASKS changes).
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    from yici.burden.models import BurdenCount
+    from yici.web.tests.tasks_for_tests import record_burden
+
+    result = record_burden.enqueue("fields_typed")
+    assert not BurdenCount.objects.exists()  # queued, not run yet
+    call_command("worker", batch=True, interval=0.1)
+
+    assert BurdenCount.objects.get(metric="fields_typed").count == 1
+    result.refresh()
+    assert result.status == "SUCCESSFUL"
