@@ -1,4 +1,3 @@
-
 """The report catalog, collections to villages and gap-only entry (issue "Fill once", items 5, 7, 8)."""
 
 import hashlib
