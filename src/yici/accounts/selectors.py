@@ -1,6 +1,6 @@
 """Reads about users and areas, always limited to what the requesting user may see."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from yici.accounts.models import Area, User, UserSession
 from yici.accounts.roles import ADMIN_ROLES
@@ -15,7 +15,17 @@ def scope_by_area(queryset: QuerySet, *, user: User, field: str = "area_code") -
     prefix = user.area_prefix if user.is_authenticated else None
     if prefix is None:
         return queryset.none()
-    return queryset.filter(**{f"{field}__startswith": prefix})
+    return queryset.filter(area_subtree_q(field, prefix))
+
+
+def area_subtree_q(field: str, prefix: str) -> Q:
+    """``field`` starts with the area code ``prefix``, written as a range so that an index serves it.
+
+    Area codes are digits, so every code under the prefix lies in [prefix, prefix + ':') — ':' sorts
+    right after '9'. SQLite cannot use an index for ``LIKE 'prefix%'``; a range it can, and so can
+    PostgreSQL without a pattern-ops index.
+    """
+    return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix + ":"})
 
 
 def area_list(*, user: User) -> QuerySet[Area]:

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from yici.accounts.models import Area, AreaLevel
+from yici.accounts.selectors import area_subtree_q
 from yici.registry.golden import CORE_FIELDS, element_values
 from yici.registry.models import House, Household, Person, Place
 
@@ -189,7 +190,7 @@ def population(*, entity: str, area: Area, clauses: list[Clause], as_of: date) -
     """The filtered golden records of ``entity`` in ``area``'s subtree, in a stable report order."""
     model = ENTITY_MODELS[entity]
     # Provenance (every source's claim per element) is the largest column and not needed here.
-    qs = model.objects.filter(area_code__startswith=area.prefix, merged_into_id__isnull=True).defer("provenance")
+    qs = model.objects.filter(area_subtree_q("area_code", area.prefix), merged_into_id__isnull=True).defer("provenance")
     qs = qs.filter(_prefilter(entity, clauses, as_of))
     rows = []
     if entity == "person":

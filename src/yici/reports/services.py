@@ -506,25 +506,30 @@ def collection_workbook(*, collection: Collection, per_village: bool = False, as
     common = _common_area(instances)
     result = write_prepared(prepared, all_rows, filename=report.template_filename,
                             area_name=common.name if common else "", as_of=as_of)
-    book = openpyxl.load_workbook(io.BytesIO(result.workbook))
-    ws = book[result.sheet_name]
-    first = prepared.layout.first_data_row
-    for i, typed in enumerate(unmapped):
-        for letter, text in typed.items():
-            ws[f"{letter}{first + i}"] = text
-    if per_village:
-        for area, start, end in per_area:
-            sheet = book.copy_worksheet(ws)
-            sheet.title = area.name[:31]
-            keep = set(range(first + start, first + end))
-            for r in range(first + len(all_rows) - 1, first - 1, -1):
-                if r not in keep:
-                    sheet.delete_rows(r)
-    out = io.BytesIO()
-    book.save(out)
+    workbook = result.workbook
+    # Re-opening with openpyxl costs far more than the fast write itself: only when there is
+    # something to lay over the rows (typed values of columns without an element) or to split.
+    if per_village or any(unmapped):
+        book = openpyxl.load_workbook(io.BytesIO(result.workbook))
+        ws = book[result.sheet_name]
+        first = prepared.layout.first_data_row
+        for i, typed in enumerate(unmapped):
+            for letter, text in typed.items():
+                ws[f"{letter}{first + i}"] = text
+        if per_village:
+            for area, start, end in per_area:
+                sheet = book.copy_worksheet(ws)
+                sheet.title = area.name[:31]
+                keep = set(range(first + start, first + end))
+                for r in range(first + len(all_rows) - 1, first - 1, -1):
+                    if r not in keep:
+                        sheet.delete_rows(r)
+        out = io.BytesIO()
+        book.save(out)
+        workbook = out.getvalue()
     audit_event(actor=actor, action=AuditAction.EXPORT, obj=collection, after={"rows": len(all_rows)})
     name = f"{Path(report.template_filename).stem}-汇总.xlsx"
-    return Consolidated(out.getvalue(), name, len(all_rows))
+    return Consolidated(workbook, name, len(all_rows))
 
 
 def _common_area(instances: list[ReportInstance]) -> Area | None:

@@ -1,0 +1,340 @@
+"""Benchmark the county-wide fill and the consolidated workbook (汇总) of a collection to every village.
+
+    .venv/bin/python bench/bench_consolidate.py [--persons 1000000] [--villages 300]
+    .venv/bin/python bench/bench_consolidate.py --persons 100000 --stages fill,send,consolidate
+    .venv/bin/python bench/bench_consolidate.py --database-url postgres://postgres@127.0.0.1:5432/postgres
+
+Goal (issue "Fill once"): a county of 300 villages (≈ 1 M persons) consolidated in ≤ 30 s.
+
+Creates a fresh database (SQLite in a temp folder, migrated; or, with ``--database-url``, a
+throw-away PostgreSQL database ``yici_bench_consolidate``), loads the catalog, creates the area tree
+(county 330726000000 → 10 townships → the villages), loads the golden households and persons with
+``fast_insert`` (≈ 4 persons a household, realistic names, ID numbers, phones and attributes),
+builds a 20-column person template (title, 填报 line, two-level header, 序号, drop-downs, notes
+row) and times the stages:
+
+    fill         ``template_fill`` of the template on the county (filter ``all``)
+    send         register the report and ``collection_send`` it to every village (one pre-filled
+                 instance each)
+    consolidate  ``collection_workbook`` of that collection (the 汇总 the department downloads)
+    filtered     the same three steps for a report with the filter ``age>=80``
+
+and prints per stage the seconds, the rows, the workbook size and the process's peak RSS so far
+(``ru_maxrss`` only grows: a stage's figure is the peak up to its end).
+"""
+
+import argparse
+import datetime
+import gc
+import io
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yici.settings_test")
+
+STAGES = ("fill", "send", "consolidate", "filtered")
+COUNTY = "330726000000"
+TOWNSHIPS = 10
+HEADERS = [  # (group, leaf); 20 columns
+    ("序号", None), ("基本信息", "姓名"), ("基本信息", "性别"), ("基本信息", "民族"), ("基本信息", "出生日期"),
+    ("基本信息", "年龄"), ("基本信息", "公民身份号码"), ("联系电话", None), ("户籍情况", "户号"), ("户籍情况", "与户主关系"),
+    ("户籍情况", "户籍地址"), ("现居住地址", None), ("政治面貌", None), ("文化程度", None), ("婚姻状况", None),
+    ("所属村民小组", None), ("是否低保", None), ("残疾类别", None), ("走访情况", None), ("备注", None),
+]
+SURNAMES = "王李张刘陈杨黄赵周吴徐孙马朱胡郭何高林罗郑梁谢宋唐韩冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文"  # noqa: E501
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红玉兰凤云珍莲梅琴萍春燕飞鹏辉斌宇浩凯健俊峰亮林海波宁欣"
+TOWN_NAMES = ("浦阳街道", "仙华街道", "黄宅镇", "岩头镇", "郑宅镇", "檀溪镇", "杭坪镇", "白马镇", "郑家坞镇", "虞宅乡")
+VILLAGE_WORDS = "樟树上塘下湾前山后溪石门新田大园东岭西坑南庄北岸马岙花桥竹林松坞"
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def template() -> bytes:
+    import openpyxl
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "人口信息"
+    n = len(HEADERS)
+    ws.cell(1, 1, "浦江县人口信息汇总表").font = Font(size=16, bold=True)
+    ws.cell(1, 1).alignment = Alignment(horizontal="center")
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=n)
+    ws.cell(2, 1, "填报单位：\u3000\u3000\u3000\u3000填报日期：\u3000\u3000年\u3000\u3000月\u3000\u3000日")
+    thin = Side(style="thin")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    groups: dict[str, list[int]] = {}
+    for c, (group, leaf) in enumerate(HEADERS, start=1):
+        for r in (3, 4):
+            ws.cell(r, c).border = box
+        if leaf is None:
+            ws.cell(3, c, group)
+            ws.merge_cells(start_row=3, start_column=c, end_row=4, end_column=c)
+        else:
+            groups.setdefault(group, []).append(c)
+            ws.cell(4, c, leaf)
+    for group, cols in groups.items():
+        ws.cell(3, cols[0], group)
+        ws.merge_cells(start_row=3, start_column=cols[0], end_row=3, end_column=cols[-1])
+    for r in range(5, 25):  # 20 prepared rows
+        for c in range(1, n + 1):
+            ws.cell(r, c).border = box
+        ws.cell(r, 7).number_format = "@"
+    ws.cell(26, 1, "注：1.本表以户为单位填写；2.身份证号码须填写18位。")
+    ws.merge_cells(start_row=26, start_column=1, end_row=26, end_column=n)
+    ws.cell(27, 1, "填表人：\u3000\u3000\u3000\u3000审核人：")
+    book = wb.create_sheet("字典")
+    for i, (code, label) in enumerate((("1", "男"), ("2", "女")), start=2):
+        book.cell(i, 1, code)
+        book.cell(i, 2, label)
+    book.sheet_state = "hidden"
+    dv = DataValidation(type="list", formula1="'字典'!$A$2:$A$3")
+    dv.add("C5:C24")
+    ws.add_data_validation(dv)
+    dv = DataValidation(type="list", formula1='"是,否"')
+    dv.add("Q5:Q24")
+    ws.add_data_validation(dv)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def make_areas(villages: int) -> list:
+    from yici.accounts.models import Area, AreaLevel
+
+    county = Area.objects.create(code=COUNTY, name="浦江县", level=AreaLevel.COUNTY)
+    towns = [Area.objects.create(code=f"330726{101 + t:03d}000", name=TOWN_NAMES[t], level=AreaLevel.TOWNSHIP,
+                                 parent=county) for t in range(TOWNSHIPS)]
+    rng = random.Random(7)
+    out, names = [], set()
+    for v in range(villages):
+        town = towns[v % TOWNSHIPS]
+        while True:
+            name = "".join(rng.sample(VILLAGE_WORDS, 2)) + "村"
+            if name not in names:
+                names.add(name)
+                break
+        area = Area(code=f"{town.code[:9]}{201 + v // TOWNSHIPS:03d}", name=name, level=AreaLevel.VILLAGE,
+                    parent=town)
+        area.prefix = Area.prefix_for(area.code, area.level)
+        out.append(area)
+    Area.objects.bulk_create(out)
+    return list(Area.objects.filter(level=AreaLevel.VILLAGE).order_by("code"))
+
+
+PERSON_FIELDS = ["name", "name_initials", "id_number", "gender", "birth_date", "phone", "household_id",
+                 "relation_to_head", "address", "area_code", "attributes", "provenance", "created_at", "updated_at",
+                 "version"]
+HOUSEHOLD_FIELDS = ["id", "household_no", "head_name", "address", "phone", "area_code", "attributes", "provenance",
+                    "created_at", "updated_at", "version"]
+
+
+def populate(persons: int, villages: list) -> tuple[int, int]:
+    """Golden households and persons, ≈ 4 a household, spread evenly over ``villages``."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from yici.common.db import fast_insert, reserve_ids
+    from yici.registry.golden import name_initials
+    from yici.registry.idnumbers import make_id_number
+    from yici.registry.models import Household, Person
+
+    rng = random.Random(1)
+    now = timezone.now()
+    total_households = 0
+    per_village = [persons // len(villages) + (1 if v < persons % len(villages) else 0) for v in range(len(villages))]
+    day0 = datetime.date(1924, 1, 1)  # ages 0–101, fewest at the ends
+    with transaction.atomic():
+        for village, count in zip(villages, per_village, strict=True):
+            sizes = []
+            left = count
+            while left > 0:
+                size = min(left, rng.choice((1, 2, 3, 3, 4, 4, 4, 5, 5, 6)))
+                sizes.append(size)
+                left -= size
+            ids = reserve_ids(Household, len(sizes))
+            households, people = [], []
+            seq = 0
+            for k, (hid, size) in enumerate(zip(ids, sizes, strict=True)):
+                group = rng.randrange(1, 13)
+                no = f"{village.code[6:12]}{k + 1:05d}"
+                address = f"浙江省金华市浦江县{village.parent.name}{village.name}{group}组{rng.randrange(1, 300)}号"
+                surname = rng.choice(SURNAMES)
+                head_phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
+                head_name = ""
+                for m in range(size):
+                    born = day0 + datetime.timedelta(days=int(rng.triangular(0, 365 * 100, 365 * 50)))
+                    male = rng.random() < 0.5
+                    own = surname if m != 1 else rng.choice(SURNAMES)
+                    name = own + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
+                    relation = "户主" if m == 0 else "配偶" if m == 1 else rng.choice(("子", "女", "孙子", "孙女", "父亲"))
+                    head_name = head_name or name
+                    seq += 1
+                    attributes = {
+                        "person.ethnicity": "汉族" if rng.random() < 0.97 else rng.choice(("畲族", "回族", "苗族")),
+                        "person.household_no": no, "person.registered_address": address,
+                        "person.current_address": address,
+                        "person.political_status": rng.choice(("群众", "群众", "群众", "中共党员", "共青团员")),
+                        "person.education": rng.choice(("小学", "初中", "高中", "大学本科", "大学专科")),
+                        "person.marital_status": rng.choice(("已婚", "未婚", "丧偶", "离婚")),
+                        "person.village": village.name, "person.grid": f"{group}组",
+                        "person.low_income": "是" if rng.random() < 0.06 else "否",
+                    }
+                    if rng.random() < 0.05:
+                        attributes["person.disability_category"] = rng.choice(("视力残疾", "肢体残疾", "智力残疾"))
+                    people.append({
+                        "name": name, "name_initials": name_initials(name), "gender": "男" if male else "女",
+                        "birth_date": born,
+                        "id_number": make_id_number(region="330726", birth_date=born, sequence=seq % 999, male=male),
+                        "phone": (head_phone if m == 0 else f"1{rng.choice('3578')}{rng.randrange(10**9):09d}")
+                        if rng.random() < 0.9 else "",
+                        "household_id": hid, "relation_to_head": relation, "address": address,
+                        "area_code": f"{village.code}{group:02d}", "attributes": attributes, "provenance": {},
+                        "created_at": now, "updated_at": now, "version": 1,
+                    })
+                households.append({
+                    "id": hid, "household_no": no, "head_name": head_name, "address": address, "phone": head_phone,
+                    "area_code": village.code, "attributes": {}, "provenance": {}, "created_at": now,
+                    "updated_at": now, "version": 1,
+                })
+            fast_insert(Household, households, HOUSEHOLD_FIELDS)
+            fast_insert(Person, people, PERSON_FIELDS)
+            total_households += len(households)
+    return persons, total_households
+
+
+class Timer:
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def run(self, label: str, fn):
+        gc.collect()
+        started = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - started
+        rows = getattr(result, "rows", None)
+        if isinstance(rows, list):
+            rows = len(rows)
+        book = getattr(result, "workbook", None)
+        size = f", {len(book) / 1e6:.1f} MB" if isinstance(book, bytes | memoryview) else ""
+        line = f"{label:<34} {seconds:8.2f} s  rows {rows if rows is not None else '-':>9}{size}, " \
+               f"peak RSS {rss_mb():,.0f} MB"
+        print(line, flush=True)
+        self.lines.append(line)
+        return result
+
+
+def collection_stages(timer: Timer, *, label: str, where: str, data: bytes, villages: list, actor, department,
+                      as_of: datetime.date, stages: set[str]):
+    from yici.reports import services
+
+    def register():
+        report = services.report_draft(data=data, filename="人口信息汇总表.xlsx", department=department,
+                                       name=f"人口信息表 {where}", legal_basis="《浙江省社会救助条例》第十条",
+                                       population_filter=where, actor=actor)
+        return services.report_register(report=report, actor=actor)
+
+    report = timer.run(f"{label}: report_draft+register", register)
+    if not stages & {"send", "consolidate", "filtered"}:
+        return
+    collection = timer.run(f"{label}: collection_send x{len(villages)}", lambda: services.collection_send(
+        report=report, areas=villages, actor=actor, as_of=as_of))
+    if stages & {"consolidate", "filtered"}:
+        timer.run(f"{label}: collection_workbook (汇总)", lambda: services.collection_workbook(
+            collection=collection, as_of=as_of, actor=actor))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--villages", type=int, default=300)
+    parser.add_argument("--database-url", default="", help="PostgreSQL URL; default a SQLite file in a temp folder")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (SQLite database, workbooks)")
+    args = parser.parse_args()
+    stages = {s.strip() for s in args.stages.split(",") if s.strip()}
+    if stages - set(STAGES):
+        parser.error(f"unknown stage(s): {', '.join(sorted(stages - set(STAGES)))}")
+    if not 1 <= args.villages <= TOWNSHIPS * 99:
+        parser.error("--villages must be between 1 and 990")
+
+    tmp = Path(tempfile.mkdtemp(prefix="yici-bench-consolidate-"))
+    sqlite = not args.database_url
+    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    settings.MEDIA_ROOT = tmp / "media"
+    old_name = None
+    if sqlite:
+        call_command("migrate", verbosity=0, interactive=False)
+    else:  # a database of its own, never the configured one nor the test suite's
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = "yici_bench_consolidate"
+        old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        from yici.accounts.models import Area, Department, User
+        from yici.accounts.roles import Role
+        from yici.catalog.services import BUILTIN_CATALOG, catalog_load
+        from yici.reports.services import template_fill
+
+        print(f"database: {connection.vendor} ({os.environ['DATABASE_URL'] if sqlite else 'yici_bench_consolidate'})")
+        started = time.perf_counter()
+        catalog_load(data=BUILTIN_CATALOG.read_bytes())
+        villages = make_areas(args.villages)
+        persons, households = populate(args.persons, villages)
+        print(f"loaded {persons:,} persons, {households:,} households in {len(villages)} villages: "
+              f"{time.perf_counter() - started:.1f} s, peak RSS {rss_mb():,.0f} MB", flush=True)
+        county = Area.objects.get(code=COUNTY)
+        department = Department.objects.create(code="minzheng", name="民政局")
+        actor = User.objects.create(username="bench", role=Role.DEPARTMENT_STAFF, area=county, department=department)
+        data = template()
+        as_of = datetime.date(2025, 6, 30)
+        timer = Timer()
+        if "fill" in stages:
+            result = timer.run("fill county, all (template_fill)", lambda: template_fill(
+                data=data, filename="人口信息汇总表.xlsx", area=county, as_of=as_of))
+            print(f"  {result.line()}; {len(result.gaps):,} gaps")
+            if args.keep:
+                (tmp / "fill-all.xlsx").write_bytes(result.workbook)
+            del result
+        if stages & {"send", "consolidate"}:
+            collection_stages(timer, label="all", where="all", data=data, villages=villages, actor=actor,
+                              department=department, as_of=as_of, stages=stages - {"filtered"})
+        if "filtered" in stages:
+            result = timer.run("fill county, age>=80 (template_fill)", lambda: template_fill(
+                data=data, filename="人口信息汇总表.xlsx", area=county, where="age>=80", as_of=as_of))
+            del result
+            collection_stages(timer, label="age>=80", where="age>=80", data=data, villages=villages, actor=actor,
+                              department=department, as_of=as_of, stages={"filtered"})
+        print(f"\n{persons:,} persons, {len(villages)} villages, {connection.vendor}, {os.cpu_count()} CPUs:")
+        for line in timer.lines:
+            print("  " + line)
+    finally:
+        if old_name is not None:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            import shutil
+
+            connection.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
