@@ -2,7 +2,7 @@
 
 from django import forms
 from django.template.defaultfilters import filesizeformat
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from yici.accounts.models import Department
@@ -15,7 +15,7 @@ MAX_TEMPLATE_BYTES = 10 * 1024 * 1024
 
 class ReportForm(forms.Form):
     file = forms.FileField(label=_("Template"), help_text=_("The department's own .xlsx or .xls form"))
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = forms.CharField(label=pgettext_lazy("report", "Name"), max_length=200)
     legal_basis = forms.CharField(label=_("Legal basis"), widget=forms.Textarea(attrs={"rows": 3}),
                                   help_text=_("The policy or document that requires this report"))
     frequency = forms.ChoiceField(label=_("Frequency"), choices=Frequency.choices)
