@@ -67,3 +67,16 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system.code}: {self.filename}"
+
+
+# Share once: endpoints, subscriptions, the outbox and deliveries (kept in their own module).
+from yici.exchange.models_outbox import (  # noqa: E402, F401
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    FieldMapping,
+    LineSystemEndpoint,
+    OutboxEvent,
+    Subscription,
+    ValueTransform,
+)

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from yici.catalog.models import DataElement
 from yici.common.db import Row, fast_insert, fast_update, reserve_ids
+from yici.exchange.outbox import changed_elements, outbox_record_changes
 from yici.registry import golden
 from yici.registry.models import (
     House,
@@ -366,11 +367,17 @@ def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], pro
                 per_golden[gid][code].append(golden.Candidate(value, rid, system or kind, dept or "", at))
             if area:
                 areas[gid].append((at, area))
-        objs = [Row(pk, version=version, area_code=area_code)
-                for pk, version, area_code in model.objects.filter(pk__in=chunk).values_list("pk", "version", "area_code")]
+        objs, before = [], {}
+        for pk, version, area_code, old in model.objects.filter(pk__in=chunk).values_list(
+            "pk", "version", "area_code", "provenance"
+        ):
+            objs.append(Row(pk, version=version, area_code=area_code))
+            before[pk] = {code: p.get("value", "") for code, p in (old or {}).items()}
         now = timezone.now()
+        changes = []
         for obj in objs:
             values, provenance = golden.survive(per_golden.get(obj.pk, {}), authority)
+            changes.append((obj.pk, obj.version + 1, changed_elements(before[obj.pk], values)))
             golden.apply_values(entity, obj, values, model)
             obj.provenance = provenance
             if areas.get(obj.pk):
@@ -378,6 +385,7 @@ def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], pro
             obj.version += 1
             obj.updated_at = now
         fast_update(model, objs, core_fields + extra_fields)
+        outbox_record_changes(entity=entity, changes=changes)  # same transaction: share once
         updated += len(objs)
         if progress:
             progress(f"{entity}: golden values", min(start + BATCH, len(ids)), len(ids))
