@@ -7,21 +7,17 @@ remembers the user's corrections (``mapping_confirm``), queues an ``ImportBatch`
 same batch, so the page the user lands on can follow it from waiting to imported.
 """
 
-import hashlib
 import logging
-import os
-import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yici.catalog.mapping import header_key, mapping_confirm
+from yici.common.files import content_path, content_store
 from yici.exchange import imports
 from yici.exchange.imports import ImportError_, ImportPlan, import_prepare
 from yici.exchange.models import ImportBatch, ImportStatus, LineSystem
@@ -32,32 +28,17 @@ UPLOAD_DIR = "imports"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 TOKEN_SALT = "yici.exchange.upload"
 TOKEN_MAX_AGE = 24 * 3600
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 # --- the file between the steps ----------------------------------------------------------------
 
 def upload_path(sha256: str) -> Path:
-    if not _SHA256.fullmatch(sha256):
-        raise ValueError("not a sha256 digest")
-    return Path(settings.MEDIA_ROOT) / UPLOAD_DIR / sha256
+    return content_path(UPLOAD_DIR, sha256)
 
 
 def upload_store(data: bytes) -> str:
     """Keep ``data`` under its sha256 (written atomically); returns the digest."""
-    digest = hashlib.sha256(data).hexdigest()
-    path = upload_path(digest)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return digest
+    return content_store(UPLOAD_DIR, data)
 
 
 def upload_read(sha256: str) -> bytes:

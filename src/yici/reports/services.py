@@ -13,18 +13,13 @@ normaliser) and on submit writes them to the registry as report records, ``colle
 makes the department's summary (汇总).
 """
 
-import hashlib
 import io
-import os
-import re
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import openpyxl
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,6 +30,7 @@ from yici.audit.services import audit_event
 from yici.burden.models import BurdenMetric
 from yici.burden.services import burden_record
 from yici.catalog.mapping import element_index
+from yici.common.files import content_path, content_store
 from yici.registry.golden import element_values
 from yici.registry.models import Link, LinkMethod, SourceKind, SourceRecord
 from yici.registry.normalize import ERROR, element_specs_from_catalog, normalize
@@ -169,7 +165,6 @@ def template_fill(*, data: bytes, filename: str, area: Area, where: str = "all",
 # --- the report catalog (报表目录) -------------------------------------------------------------------
 
 TEMPLATE_DIR = "reports"
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ReportError(Exception):
@@ -182,26 +177,12 @@ class ReportError(Exception):
 
 
 def template_path(sha256: str) -> Path:
-    if not _SHA256.fullmatch(sha256):
-        raise ValueError("not a sha256 digest")
-    return Path(settings.MEDIA_ROOT) / TEMPLATE_DIR / sha256
+    return content_path(TEMPLATE_DIR, sha256)
 
 
 def template_store(data: bytes) -> str:
     """Keep a template under its sha256 (written atomically); returns the digest."""
-    digest = hashlib.sha256(data).hexdigest()
-    path = template_path(digest)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".template-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return digest
+    return content_store(TEMPLATE_DIR, data)
 
 
 def template_bytes(report: Report) -> bytes:
