@@ -26,7 +26,6 @@ and prints per stage the seconds, the rows, the workbook size and the process's 
 import argparse
 import datetime
 import gc
-import io
 import os
 import random
 import resource
@@ -37,17 +36,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+from person_template import person_template  # noqa: E402  (beside this file)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yici.settings_test")
 
 STAGES = ("fill", "send", "consolidate", "filtered")
 COUNTY = "330726000000"
 TOWNSHIPS = 10
-HEADERS = [  # (group, leaf); 20 columns
-    ("序号", None), ("基本信息", "姓名"), ("基本信息", "性别"), ("基本信息", "民族"), ("基本信息", "出生日期"),
-    ("基本信息", "年龄"), ("基本信息", "公民身份号码"), ("联系电话", None), ("户籍情况", "户号"), ("户籍情况", "与户主关系"),
-    ("户籍情况", "户籍地址"), ("现居住地址", None), ("政治面貌", None), ("文化程度", None), ("婚姻状况", None),
-    ("所属村民小组", None), ("是否低保", None), ("残疾类别", None), ("走访情况", None), ("备注", None),
-]
 SURNAMES = "王李张刘陈杨黄赵周吴徐孙马朱胡郭何高林罗郑梁谢宋唐韩冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文"  # noqa: E501
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红玉兰凤云珍莲梅琴萍春燕飞鹏辉斌宇浩凯健俊峰亮林海波宁欣"
 TOWN_NAMES = ("浦阳街道", "仙华街道", "黄宅镇", "岩头镇", "郑宅镇", "檀溪镇", "杭坪镇", "白马镇", "郑家坞镇", "虞宅乡")
@@ -59,54 +55,7 @@ def rss_mb() -> float:
 
 
 def template() -> bytes:
-    import openpyxl
-    from openpyxl.styles import Alignment, Border, Font, Side
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "人口信息"
-    n = len(HEADERS)
-    ws.cell(1, 1, "浦江县人口信息汇总表").font = Font(size=16, bold=True)
-    ws.cell(1, 1).alignment = Alignment(horizontal="center")
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=n)
-    ws.cell(2, 1, "填报单位：\u3000\u3000\u3000\u3000填报日期：\u3000\u3000年\u3000\u3000月\u3000\u3000日")
-    thin = Side(style="thin")
-    box = Border(left=thin, right=thin, top=thin, bottom=thin)
-    groups: dict[str, list[int]] = {}
-    for c, (group, leaf) in enumerate(HEADERS, start=1):
-        for r in (3, 4):
-            ws.cell(r, c).border = box
-        if leaf is None:
-            ws.cell(3, c, group)
-            ws.merge_cells(start_row=3, start_column=c, end_row=4, end_column=c)
-        else:
-            groups.setdefault(group, []).append(c)
-            ws.cell(4, c, leaf)
-    for group, cols in groups.items():
-        ws.cell(3, cols[0], group)
-        ws.merge_cells(start_row=3, start_column=cols[0], end_row=3, end_column=cols[-1])
-    for r in range(5, 25):  # 20 prepared rows
-        for c in range(1, n + 1):
-            ws.cell(r, c).border = box
-        ws.cell(r, 7).number_format = "@"
-    ws.cell(26, 1, "注：1.本表以户为单位填写；2.身份证号码须填写18位。")
-    ws.merge_cells(start_row=26, start_column=1, end_row=26, end_column=n)
-    ws.cell(27, 1, "填表人：\u3000\u3000\u3000\u3000审核人：")
-    book = wb.create_sheet("字典")
-    for i, (code, label) in enumerate((("1", "男"), ("2", "女")), start=2):
-        book.cell(i, 1, code)
-        book.cell(i, 2, label)
-    book.sheet_state = "hidden"
-    dv = DataValidation(type="list", formula1="'字典'!$A$2:$A$3")
-    dv.add("C5:C24")
-    ws.add_data_validation(dv)
-    dv = DataValidation(type="list", formula1='"是,否"')
-    dv.add("Q5:Q24")
-    ws.add_data_validation(dv)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return person_template(title="浦江县人口信息汇总表", formal=True)
 
 
 def make_areas(villages: int) -> list:
