@@ -280,7 +280,7 @@ def import_run(
     Without ``batch`` a new batch is created (the command line); the web page creates its batch
     first, as *waiting*, so that the person can follow it, and passes it here.
     """
-    system = batch.system if batch is not None else _system(plan.system_code)
+    system = batch.system if batch is not None else line_system_for_import(plan.system_code)
     if batch is None:
         existing = ImportBatch.objects.filter(
             system=system, sha256=plan.sha256, sheet_name=plan.table.sheet_name or "", entity=plan.entity,
@@ -376,6 +376,7 @@ def _link_facets(batch: ImportBatch, entity: str) -> None:
     SourceRecord.objects.filter(batch=batch, entity="person", parent__isnull=True).update(parent_id=Subquery(rows))
 
 
-def _system(code: str) -> LineSystem:
-    system, _created = LineSystem.objects.get_or_create(code=code, defaults={"name": code})
+def line_system_for_import(code: str, *, name: str = "", department=None) -> LineSystem:
+    """The line system a file comes from; an unknown code registers it (named by ``name`` or the code)."""
+    system, _created = LineSystem.objects.get_or_create(code=code, defaults={"name": name or code, "department": department})
     return system

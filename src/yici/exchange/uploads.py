@@ -148,11 +148,9 @@ def import_confirm(
 
 
 def _system(upload: Upload, actor) -> LineSystem:
-    department = getattr(actor, "department", None)
-    system, _created = LineSystem.objects.get_or_create(
-        code=upload.system_code, defaults={"name": upload.system_name or upload.system_code, "department": department},
+    return imports.line_system_for_import(
+        upload.system_code, name=upload.system_name, department=getattr(actor, "department", None)
     )
-    return system
 
 
 # --- the background run ----------------------------------------------------------------------------
