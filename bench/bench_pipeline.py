@@ -27,6 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 
+def cpu() -> float:
+    """CPU seconds of this process so far, every thread (DuckDB's too): on a shared machine the
+    wall-clock figures depend on what else runs, these much less."""
+    return time.process_time()
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -45,11 +51,21 @@ def sample_rows(path: Path, n: int) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def _steps(result) -> str:
+    """Seconds per step of a reconcile run (read, key_table, match, links, golden, reviews; per entity)."""
+    parts = [f"{entity} " + " ".join(f"{k} {v:.1f}" for k, v in sub.get("seconds", {}).items())
+             for entity, sub in result.by_entity.items() if sub.get("seconds")]
+    parts.append(f"owners+households {getattr(result, 'owners_households_seconds', 0.0):.1f}")
+    return "; ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder written by bench/legacy_gen.py")
     parser.add_argument("--new-rows", type=int, default=10_000)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--profile-incremental", action="store_true",
+                        help="print where the incremental batch spends its time (cProfile, top 30)")
     args = parser.parse_args()
 
     var = Path(tempfile.mkdtemp(prefix="yici-bench-"))
@@ -72,7 +88,7 @@ def main() -> None:
     catalog_load(data=BUILTIN_CATALOG.read_bytes())
     files = sorted(p for p in args.data.glob("*.csv") if p.name not in ("truth.csv",))
 
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), cpu()
     total_rows = 0
     for path in files:
         t = time.perf_counter()
@@ -83,24 +99,41 @@ def main() -> None:
         print(f"import {path.name}: {summary.rows_total} rows in {seconds:.1f} s "
               f"({summary.rows_total / seconds:,.0f} rows/s), peak {peak_mb():,.0f} MB", flush=True)
     import_seconds = time.perf_counter() - started
-    print(f"import total: {total_rows} rows in {import_seconds:.1f} s", flush=True)
+    print(f"import total: {total_rows} rows in {import_seconds:.1f} s (CPU {cpu() - started_cpu:.1f} s)", flush=True)
 
-    t = time.perf_counter()
+    t, t_cpu = time.perf_counter(), cpu()
     result = reconcile()
     reconcile_seconds = time.perf_counter() - t
     print(f"reconcile (full): {result.records} records → {result.clusters} clusters, "
-          f"{result.review_pairs} review pairs in {reconcile_seconds:.1f} s, peak {peak_mb():,.0f} MB", flush=True)
+          f"{result.review_pairs} review pairs in {reconcile_seconds:.1f} s (CPU {cpu() - t_cpu:.1f} s), "
+          f"peak {peak_mb():,.0f} MB", flush=True)
+    print(f"  steps: {_steps(result)}", flush=True)
     print(f"import + reconcile: {import_seconds + reconcile_seconds:.1f} s", flush=True)
 
     if args.new_rows:
         source = max(files, key=lambda p: p.stat().st_size)
         data = sample_rows(source, args.new_rows)
-        t = time.perf_counter()
+        profiler = None
+        if args.profile_incremental:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        t, t_cpu = time.perf_counter(), cpu()
         summary = import_run(import_prepare(data=data, filename="incremental.csv", system_code="bench_incremental"))
         result = reconcile()
         seconds = time.perf_counter() - t
+        seconds_cpu = cpu() - t_cpu
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         print(f"incremental batch: {summary.rows_total} rows imported and reconciled in {seconds:.1f} s "
-              f"({result.new_records} new records), peak {peak_mb():,.0f} MB", flush=True)
+              f"(CPU {seconds_cpu:.1f} s; {result.new_records} new records, {result.records} read; "
+              f"reconcile {result.seconds:.1f} s), "
+              f"peak {peak_mb():,.0f} MB", flush=True)
+        print(f"  steps: {_steps(result)}", flush=True)
     print(f"peak memory: {peak_mb():,.0f} MB")
 
 

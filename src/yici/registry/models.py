@@ -231,3 +231,22 @@ class ReviewPair(models.Model):
 
     def __str__(self) -> str:
         return f"{self.left_id}~{self.right_id} ({self.probability:.2f})"
+
+
+class KeyIndexState(models.Model):
+    """Which key-table file (``yici.registry.keycache``) holds this database's records.
+
+    The token is changed in the transaction that changes what the file must hold and written to
+    the file once that transaction commits; a file whose token differs is not used.
+    """
+
+    name = models.CharField(max_length=40, unique=True)
+    token = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("key index state")
+        verbose_name_plural = _("key index states")
+
+    def __str__(self) -> str:
+        return self.name

@@ -11,19 +11,29 @@ already linked to; only records that move get new links (the old ones are ended,
 and a golden record left empty is marked as merged into its successor.
 """
 
+import datetime
+import gc
+import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from yici.catalog.models import DataElement
 from yici.common.db import Row, fast_insert, fast_update, reserve_ids
+from yici.exchange.models import LineSystem
 from yici.exchange.outbox import changed_elements, outbox_record_changes
-from yici.registry import golden
+from yici.registry import golden, keycache
+from yici.registry.linkage import features
 from yici.registry.models import (
     House,
     Household,
@@ -65,6 +75,7 @@ class ReconcileResult:
     updated: int = 0
     seconds: float = 0.0
     by_entity: dict = field(default_factory=dict)
+    owners_households_seconds: float = 0.0
     touched_persons: set = field(default_factory=set)
 
 
@@ -101,13 +112,75 @@ def _authority() -> dict[str, str]:
     return dict(DataElement.objects.exclude(authoritative_system="").values_list("code", "authoritative_system"))
 
 
-def _records(entity: str) -> list[dict]:
-    return list(
-        SourceRecord.objects.filter(entity=entity)
-        .values("id", "values", "raw", "area_code", "observed_at", "kind", "system__code", "system__department__code",
-                "parent_id")
-        .order_by("id")
-    )
+# What linkage reads of a record's original texts (``raw``): see ``linkage.features._RAW_FIELDS``.
+RAW_FOR_LINKAGE = ("person.id_number", "person.age", "person.current_address")
+
+
+def _records(entity: str, ids: list[int] | None = None) -> list[dict]:
+    """Every source record of ``entity`` (or those of ``ids``): id, values, the few raw cells linkage reads, area, observation.
+
+    One plain query rather than the ORM: at a million records the per-row converters and decoding
+    every ``raw`` dict cost more than the rest of the run. ``observed_at`` is an ISO string,
+    ``system`` the line system's code (else the record's kind), ``department`` its department code.
+    """
+    systems = {pk: (code, dept or "") for pk, code, dept in LineSystem.objects.values_list("id", "code", "department__code")}
+    vendor = connection.vendor
+    raw_columns = ""
+    raw_fields = RAW_FOR_LINKAGE if entity == "person" else ()
+    for code in raw_fields:
+        if vendor == "postgresql":
+            raw_columns += f", raw ->> '{code}'"
+        else:
+            raw_columns += f", json_extract(raw, '$.\"{code}\"')"
+    table = connection.ops.quote_name(SourceRecord._meta.db_table)
+    where = "" if ids is None else " AND id IN ({})".format(", ".join(["%s"] * len(ids)))
+    sql = (f'SELECT id, "values", area_code, observed_at, kind, system_id, parent_id{raw_columns} '
+           f"FROM {table} WHERE entity = %s{where} ORDER BY id")
+    when = _Timestamps()
+    loads = json.loads
+    out = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [entity, *(ids or ())])
+        while chunk := cursor.fetchmany(20_000):
+            for row in chunk:
+                values = row[1]
+                if isinstance(values, str):
+                    values = loads(values)
+                system, department = systems.get(row[5], (None, ""))
+                record = {"id": row[0], "values": values or {}, "area_code": row[2] or "", "observed_at": when(row[3]),
+                          "kind": row[4], "system": system or row[4], "department": department, "parent_id": row[6]}
+                if raw_fields:
+                    record["raw"] = {code: value for code, value in zip(raw_fields, row[7:], strict=True)
+                                     if value is not None}
+                out.append(record)
+    return out
+
+
+class _Timestamps:
+    """Database timestamp → the ISO string provenance keeps (``datetime.isoformat`` of the aware value).
+
+    Records of one import share their timestamp, so conversions are remembered.
+    """
+
+    def __init__(self):
+        self.seen: dict = {}
+        field = SourceRecord._meta.get_field("observed_at")
+        self.converters = [c for c in connection.ops.get_db_converters(field.cached_col)]
+
+    def __call__(self, value):
+        found = self.seen.get(value)
+        if found is None:
+            converted = value
+            for convert in self.converters:
+                converted = convert(converted, None, connection)
+            if isinstance(converted, str):
+                from django.utils.dateparse import parse_datetime
+
+                converted = parse_datetime(converted)
+            if timezone.is_naive(converted):
+                converted = timezone.make_aware(converted, datetime.UTC)
+            found = self.seen[value] = converted.isoformat()
+        return found
 
 
 def _active_links(entity: str) -> dict[int, int]:
@@ -131,10 +204,13 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
         result.by_entity[name] = sub
         for key in ("records", "new_records", "clusters", "created", "merged_away", "relinked", "review_pairs", "updated"):
             setattr(result, key, getattr(result, key) + sub[key])
+    t = time.perf_counter()
     if entity in (None, "person", "house"):
-        _link_house_owners()
+        house_changed = bool(result.by_entity.get("house", {}).get("new_records"))
+        _link_house_owners(None if full or house_changed or entity == "house" else result.touched_persons)
     if entity in (None, "person", "household"):
         _link_household_members(None if full else result.touched_persons)
+    result.owners_households_seconds = round(time.perf_counter() - t, 2)
     result.seconds = time.perf_counter() - started
     from yici.audit.services import audit_event
 
@@ -144,21 +220,132 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
 
 
 def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Progress) -> dict:
-    records = _records(entity)
-    by_id = {r["id"]: r for r in records}
-    links = _active_links(entity)
-    new_ids = {r["id"] for r in records if r["id"] not in links}
-    stats = dict(records=len(records), new_records=len(new_ids), clusters=0, created=0, merged_away=0,
-                 relinked=0, review_pairs=0, updated=0)
+    stats = dict(records=0, new_records=0, clusters=0, created=0, merged_away=0, relinked=0, review_pairs=0,
+                 updated=0)
     stats["touched"] = set()
+    # Millions of small objects and no reference cycles: the cyclic collector would only rescan them.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if entity == "person" and not full and (cache := keycache.open_cache()) is not None:
+            try:
+                return _reconcile_with_keys(stats, cache, actor=actor, authority=authority, progress=progress)
+            finally:
+                cache.close()
+        if not full and not _has_unlinked(entity):
+            stats["records"] = SourceRecord.objects.filter(entity=entity).count()
+            return stats
+        t = time.perf_counter()
+        records = _records(entity)
+        links = _active_links(entity)
+        new_ids = {r["id"] for r in records if r["id"] not in links}
+        t = _lap(stats, "read", t)
+        if entity == "person" and records:
+            keycache.schedule_rebuild(*features.key_tables(records))
+            _lap(stats, "key_table", t)
+        return _reconcile_records(entity, stats, records, links, new_ids, full=full, actor=actor,
+                                  authority=authority, progress=progress)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _lap(stats: dict, name: str, since: float) -> float:
+    """Add the seconds since ``since`` to ``stats["seconds"][name]``; returns now."""
+    now = time.perf_counter()
+    seconds = stats.setdefault("seconds", {})
+    seconds[name] = round(seconds.get(name, 0.0) + now - since, 2)
+    return now
+
+
+def _has_unlinked(entity: str) -> bool:
+    active = Link.objects.filter(record_id=OuterRef("pk"), active=True)
+    return SourceRecord.objects.filter(entity=entity).filter(~Exists(active)).exists()
+
+
+def _reconcile_with_keys(stats: dict, cache: keycache.KeyCache, *, actor, authority, progress: Progress) -> dict:
+    """An incremental person run that reads only the new records and their candidates (found in
+    the key table), and every record of the golden records those belong to."""
+    t = time.perf_counter()
+    recent = list(SourceRecord.objects.filter(entity="person", id__gt=cache.max_id - keycache.MARGIN)
+                  .values_list("id", flat=True))
+    known = {int(i) for (i,) in cache.con.execute(
+        "select unique_id from kc.keys where unique_id > ?", [cache.max_id - keycache.MARGIN]).fetchall()}
+    unknown = sorted(set(recent) - known)
+    linked = _linked_of(unknown)
+    new_ids = {i for i in unknown if i not in linked}
+    stats["new_records"] = len(new_ids)
+    if not new_ids:
+        stats["records"] = cache.count + len(unknown)
+        return stats
+    unknown_records = _records_by_id("person", unknown)
+    inputs, keys = features.key_tables(unknown_records)
+    is_new = pa.array([r["id"] in new_ids for r in unknown_records], pa.bool_())
+    cache.con.register("__straggler_keys", keys.filter(pc.invert(is_new)))
+    cache.con.execute("create or replace temp view __existing as "
+                      "select * from kc.keys union all by name select * from __straggler_keys")
+    candidates, name_counts = features.candidates_from_keys(cache.con, "__existing", keys.filter(is_new))
+    # The model compares the new records with the candidates' linkage inputs, kept in the file;
+    # clusters are formed from the golden records of the candidates with all their members.
+    linkage_input = cache.linkage_rows(candidates, inputs)
+    members = _members_of(set(_linked_of(candidates).values()))
+    links = linked | members
+    keycache.schedule_append(inputs, keys, cache)
+    _lap(stats, "read", t)
+    return _reconcile_records("person", stats, unknown_records, links, new_ids, full=False, actor=actor,
+                              authority=authority, progress=progress, name_counts=name_counts,
+                              linkage_input=linkage_input)
+
+
+def _linked_of(record_ids: list[int]) -> dict[int, int]:
+    """record id → person id of its active link, for those of ``record_ids`` that have one."""
+    ids = list(record_ids)
+    out: dict[int, int] = {}
+    for i in range(0, len(ids), BATCH):
+        out.update(Link.objects.filter(active=True, record_id__in=ids[i:i + BATCH]).values_list("record_id", "person_id"))
+    return {rid: gid for rid, gid in out.items() if gid is not None}
+
+
+def _members_of(person_ids: set[int]) -> dict[int, int]:
+    """record id → person id for every active link of the given golden persons."""
+    ids = sorted(person_ids)
+    out: dict[int, int] = {}
+    for i in range(0, len(ids), BATCH):
+        out.update(Link.objects.filter(active=True, person_id__in=ids[i:i + BATCH]).values_list("record_id", "person_id"))
+    return out
+
+
+def _records_by_id(entity: str, ids: list[int]) -> list[dict]:
+    out: list[dict] = []
+    for i in range(0, len(ids), BATCH):
+        out.extend(_records(entity, ids[i:i + BATCH]))
+    return out
+
+
+def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dict[int, int], new_ids: set[int], *,
+                       full: bool, actor, authority, progress: Progress,
+                       name_counts: dict[str, int] | None = None, linkage_input=None) -> dict:
+    """Link ``records`` into golden records.
+
+    ``records`` are every record of the entity; or, in a run with the key table, the records not
+    yet in it, with ``links`` holding the candidates' golden records and all their members, and
+    ``linkage_input`` the linkage inputs of the new records and the candidates. Records whose
+    values are needed later (members of changed golden records) are then read.
+    """
+    by_id = {r["id"]: r for r in records}
+    stats.update(records=len(records) if linkage_input is None else linkage_input.num_rows,
+                 new_records=len(new_ids))
     if not records or (not new_ids and not full):
         return stats
     if progress:
         progress(f"{entity}: matching", 0, len(records))
 
+    t = time.perf_counter()
     decided_same, decided_apart = _decisions(entity)
     uf = UnionFind()
     for rid in by_id:
+        uf.find(rid)
+    for rid in links:  # members of the golden records in play that were not read (a run with a key table)
         uf.find(rid)
     if not full:
         # Existing clusters stand; new records join them.
@@ -170,15 +357,20 @@ def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Pr
                 else:
                     first_of[gid] = rid
     for a, b in decided_same:
-        if a in by_id and b in by_id:
+        if a in uf.parent and b in uf.parent:
             uf.union(a, b)
 
     if entity == "person":
-        from yici.registry.linkage import predict_person_pairs
+        from yici.registry import linkage
 
-        pairs = predict_person_pairs(records, new_ids=None if full else new_ids, min_probability=REVIEW_THRESHOLD)
+        extra = {} if name_counts is None else {"name_counts": name_counts}
+        pairs = linkage.predict_person_pairs(records if linkage_input is None else linkage_input,
+                                             new_ids=None if full else new_ids,
+                                             min_probability=REVIEW_THRESHOLD, **extra)
     else:
         pairs = _key_pairs(entity, records, None if full else new_ids)
+    del records
+    t = _lap(stats, "match", t)
 
     apart = _ApartIndex(decided_apart)
     review_candidates = []
@@ -188,13 +380,22 @@ def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Pr
                 uf.union(a, b)
         elif p >= REVIEW_THRESHOLD:
             review_candidates.append((a, b, p))
+    del pairs
 
     groups = uf.groups()
     stats["clusters"] = len(groups)
-    touched = _assign_golden(entity, groups, by_id, links, actor, stats, full=full)
+    touched, new_goldens, members = _assign_golden(entity, groups, links, actor, stats, full=full)
+    del groups
+    t = _lap(stats, "links", t)
     stats["touched"] = touched
-    stats["updated"] = _recompute(entity, touched, authority, progress)
+    missing = {rid for g in touched for rid in members[g]} | {x for a, b, _p in review_candidates for x in (a, b)}
+    missing = sorted(missing - by_id.keys())
+    by_id.update((r["id"], r) for r in _records_by_id(entity, missing))
+    stats["updated"] = _write_golden(entity, {g: members[g] for g in touched}, by_id, authority, new_goldens,
+                                     progress)
+    t = _lap(stats, "golden", t)
     stats["review_pairs"] = _queue_reviews(entity, review_candidates, uf, by_id)
+    _lap(stats, "reviews", t)
     return stats
 
 
@@ -258,26 +459,29 @@ def _key_pairs(entity: str, records: list[dict], new_ids: set[int] | None) -> li
 
 
 def _assign_golden(
-    entity: str, groups: dict[int, list[int]], by_id: dict, links: dict[int, int], actor, stats, *, full: bool = False
-) -> set[int]:
-    """Give each cluster a golden record (reusing the one most members already have).
+    entity: str, groups: dict[int, list[int]], links: dict[int, int], actor, stats, *, full: bool = False
+) -> tuple[set[int], set[int], dict[int, list[int]]]:
+    """Give each cluster a golden record (reusing the one most members already have) and write the links.
 
-    Returns the golden records whose values must be recomputed: those that gained or lost a record
-    (every one, with ``full``).
+    Returns the golden records whose values must be recomputed (those that gained or lost a record;
+    every one, with ``full``), the ids reserved for new golden records (rows not written yet: the
+    caller writes them with their values), and every golden record's members after the run.
     """
     model = ENTITY_MODELS[entity]
     fk = f"{entity}_id"
     now = timezone.now()
     touched: set[int] = set()
     moves: list[tuple[int, int, int | None, str]] = []  # (record, new golden, old golden, method)
+    members_of: dict[int, list[int]] = defaultdict(list)
     clusters_without_golden: list[list[int]] = []
     previous_owner: dict[int, Counter] = defaultdict(Counter)  # old golden → where its records went
-    for members in groups.values():
-        current = Counter(links[m] for m in members if m in links)
+    for group in groups.values():
+        current = Counter(links[m] for m in group if m in links)
         if current:
             chosen = min(current, key=lambda g: (-current[g], g))
+            members_of[chosen].extend(group)
             moved = False
-            for m in members:
+            for m in group:
                 old = links.get(m)
                 if old != chosen:
                     moved = True
@@ -287,23 +491,15 @@ def _assign_golden(
             if moved or full:
                 touched.add(chosen)
         else:
-            clusters_without_golden.append(members)
+            clusters_without_golden.append(group)
 
-    # New golden records for new clusters: ids reserved, rows written in bulk.
+    # New golden records for new clusters: ids reserved now, rows written with their values.
     new_ids = reserve_ids(model, len(clusters_without_golden))
-    now_ts = timezone.now()
-    fast_insert(
-        model,
-        ({"id": gid, "area_code": _cluster_area(members, by_id), "attributes": {}, "provenance": {},
-          "created_at": now_ts, "updated_at": now_ts, "version": 0, **NEW_GOLDEN_DEFAULTS[entity]}
-         for gid, members in zip(new_ids, clusters_without_golden, strict=True)),
-        ["id", "area_code", "attributes", "provenance", "created_at", "updated_at", "version",
-         *NEW_GOLDEN_DEFAULTS[entity]],
-    )
-    for gid, members in zip(new_ids, clusters_without_golden, strict=True):
+    for gid, group in zip(new_ids, clusters_without_golden, strict=True):
         touched.add(gid)
-        method = LinkMethod.NEW if len(members) == 1 else LinkMethod.AUTO
-        moves.extend((m, gid, None, method) for m in members)
+        members_of[gid] = group
+        method = LinkMethod.NEW if len(group) == 1 else LinkMethod.AUTO
+        moves.extend((m, gid, None, method) for m in group)
     stats["created"] = len(new_ids)
 
     moved_records = [m for m, _new, old, _method in moves if old is not None]
@@ -319,20 +515,15 @@ def _assign_golden(
         ["record_id", "method", "created_by_id", fk, "active", "created_at"],
     )
 
-    # Golden records that lost all their members are merged into where most of them went.
-    still_linked = set(Link.objects.filter(active=True, **{f"{fk}__in": list(previous_owner)}).values_list(fk, flat=True))
+    # Golden records that lost all their members are merged into where most of them went. Every
+    # record of the entity was read, so the members known here are all there are.
     for old, destinations in previous_owner.items():
-        if old not in still_linked:
+        if old not in members_of:
             model.objects.filter(pk=old).update(merged_into_id=destinations.most_common(1)[0][0])
             stats["merged_away"] += 1
         else:
             touched.add(old)
-    return touched
-
-
-def _cluster_area(members: list[int], by_id: dict) -> str:
-    codes = Counter(by_id[m]["area_code"] for m in members if by_id[m]["area_code"])
-    return codes.most_common(1)[0][0] if codes else ""
+    return touched, set(new_ids), members_of
 
 
 def recompute_golden(entity: str, golden_ids: set[int]) -> int:
@@ -344,52 +535,89 @@ def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], pro
     """Recompute golden values and provenance of the given golden records from their active links."""
     if not golden_ids:
         return 0
-    model = ENTITY_MODELS[entity]
     fk = f"{entity}_id"
     ids = sorted(golden_ids)
-    updated = 0
+    members: dict[int, list[int]] = {gid: [] for gid in ids}
+    for start in range(0, len(ids), BATCH):
+        for gid, rid in Link.objects.filter(active=True, **{f"{fk}__in": ids[start:start + BATCH]}).values_list(fk, "record_id"):
+            members[gid].append(rid)
+    record_ids = sorted(rid for group in members.values() for rid in group)
+    by_id = {}
+    for start in range(0, len(record_ids), BATCH):
+        by_id.update((r["id"], r) for r in _records(entity, record_ids[start:start + BATCH]))
+    return _write_golden(entity, members, by_id, authority, set(), progress)
+
+
+def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, dict], authority: dict[str, str],
+                  new_goldens: set[int], progress: Progress) -> int:
+    """Compute golden values, provenance and area of golden records from their members' values and
+    write them: new golden records (``new_goldens``) are inserted, the others updated; an outbox
+    event for each one whose values changed, in the same transaction."""
+    if not members:
+        return 0
+    model = ENTITY_MODELS[entity]
     core_fields = list(golden.CORE_FIELDS[entity].values())
     extra_fields = ["attributes", "provenance", "area_code", "version", "updated_at"]
     if entity == "person":
         extra_fields += ["name_initials", "address"]
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start:start + BATCH]
-        rows = (
-            Link.objects.filter(active=True, **{f"{fk}__in": chunk})
-            .values_list(fk, "record_id", "record__values", "record__observed_at", "record__kind",
-                         "record__system__code", "record__system__department__code", "record__area_code")
-        )
-        per_golden: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-        areas: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        for gid, rid, values, observed, kind, system, dept, area in rows:
-            at = observed.isoformat()
-            for code, value in values.items():
-                per_golden[gid][code].append(golden.Candidate(value, rid, system or kind, dept or "", at))
-            if area:
-                areas[gid].append((at, area))
-        objs, before = [], {}
-        for pk, version, area_code, old in model.objects.filter(pk__in=chunk).values_list(
-            "pk", "version", "area_code", "provenance"
-        ):
-            objs.append(Row(pk, version=version, area_code=area_code))
-            before[pk] = {code: p.get("value", "") for code, p in (old or {}).items()}
+    insert_fields = ["id", "created_at", "merged_into_id", *core_fields, *extra_fields]
+    ids = sorted(members)
+    updated = 0
+    for start in range(0, len(ids), BATCH * 5):
+        chunk = ids[start:start + BATCH * 5]
+        old_ids = [gid for gid in chunk if gid not in new_goldens]
+        before: dict[int, tuple[int, str, dict]] = {}
+        for i in range(0, len(old_ids), BATCH):
+            for pk, version, area_code, old in model.objects.filter(pk__in=old_ids[i:i + BATCH]).values_list(
+                "pk", "version", "area_code", "provenance"
+            ):
+                before[pk] = (version, area_code, {code: p.get("value", "") for code, p in (old or {}).items()})
         now = timezone.now()
-        changes = []
-        for obj in objs:
-            values, provenance = golden.survive(per_golden.get(obj.pk, {}), authority)
-            changes.append((obj.pk, obj.version + 1, changed_elements(before[obj.pk], values)))
+        changes, inserts, updates = [], [], []
+        for gid in chunk:
+            if gid in new_goldens:
+                version, area_code, old_values = 0, "", {}
+            elif gid in before:
+                version, area_code, old_values = before[gid]
+            else:
+                continue  # deleted meanwhile
+            group = [by_id[rid] for rid in members[gid] if rid in by_id]
+            values, provenance = _survive(group, authority)
+            obj = Row(gid, version=version + 1, area_code=area_code, provenance=provenance, updated_at=now)
             golden.apply_values(entity, obj, values, model)
-            obj.provenance = provenance
-            if areas.get(obj.pk):
-                obj.area_code = _most_specific_recent_area(areas[obj.pk])
-            obj.version += 1
-            obj.updated_at = now
-        fast_update(model, objs, core_fields + extra_fields)
+            areas = [(r["observed_at"], r["area_code"]) for r in group if r["area_code"]]
+            if areas:
+                obj.area_code = _most_specific_recent_area(areas)
+            changes.append((gid, obj.version, changed_elements(old_values, values)))
+            if gid in new_goldens:
+                obj.created_at, obj.merged_into_id = now, None
+                inserts.append(obj.__dict__ | {"id": gid})
+            else:
+                updates.append(obj)
+        fast_insert(model, inserts, insert_fields)
+        fast_update(model, updates, core_fields + extra_fields)
         outbox_record_changes(entity=entity, changes=changes)  # same transaction: share once
-        updated += len(objs)
+        updated += len(inserts) + len(updates)
         if progress:
-            progress(f"{entity}: golden values", min(start + BATCH, len(ids)), len(ids))
+            progress(f"{entity}: golden values", min(start + len(chunk), len(ids)), len(ids))
     return updated
+
+
+def _survive(group: list[dict], authority: dict[str, str]) -> tuple[dict[str, str], dict[str, dict]]:
+    """``golden.survive`` over the members' values; a record alone is its own golden record."""
+    if len(group) == 1:
+        r = group[0]
+        rid, system, at = r["id"], r["system"], r["observed_at"]
+        values = {code: value for code, value in r["values"].items() if value != ""}
+        provenance = {code: {"value": value, "record": rid, "system": system, "observed_at": at, "rule": "only"}
+                      for code, value in values.items()}
+        return values, provenance
+    candidates: dict[str, list] = defaultdict(list)
+    for r in group:
+        rid, system, department, at = r["id"], r["system"], r["department"], r["observed_at"]
+        for code, value in r["values"].items():
+            candidates[code].append(golden.Candidate(value, rid, system, department, at))
+    return golden.survive(candidates, authority)
 
 
 def _most_specific_recent_area(observations: list[tuple[str, str]]) -> str:
@@ -423,21 +651,53 @@ def _queue_reviews(entity: str, candidates: list[tuple[int, int, float]], uf: Un
     return len(new)
 
 
-def _link_house_owners() -> None:
+def _link_house_owners(person_ids: set[int] | None = None) -> None:
     """house.owner ← the golden person of the house row's owner facet (only where it changed).
 
-    Two scans joined in Python rather than one ``IN (…)`` list, which a county's worth of houses
+    ``person_ids`` limits the work to the houses whose owner facets are linked to those persons
+    (an incremental run that touched no house); None: every house.
+
+    Scans joined in Python rather than one ``IN (…)`` list, which a county's worth of houses
     would push past SQLite's limit on query parameters.
     """
-    owner_of = dict(
-        Link.objects.filter(active=True, record__entity="person", record__parent__isnull=False)
-        .values_list("record__parent_id", "person_id")
-    )
+    # A record with a parent is an owner facet; a link with a house is a house record's. (Filtering
+    # on the record's entity as well lets SQLite scan every person record instead of the index.)
+    facets = Link.objects.filter(active=True, person__isnull=False, record__parent__isnull=False)
+    house_links = Link.objects.filter(active=True, house__isnull=False)
+    if person_ids is not None:
+        if not person_ids:
+            return
+        ids = sorted(person_ids)
+        parents: set[int] = set()
+        for i in range(0, len(ids), BATCH):
+            parents.update(facets.filter(person_id__in=ids[i:i + BATCH]).values_list("record__parent_id", flat=True))
+        if not parents:
+            return
+        houses: set[int] = set()
+        parent_ids = sorted(parents)
+        for i in range(0, len(parent_ids), BATCH):
+            houses.update(house_links.filter(record_id__in=parent_ids[i:i + BATCH]).values_list("house_id", flat=True))
+        house_ids = sorted(houses)
+        house_rows: list[tuple[int, int]] = []
+        for i in range(0, len(house_ids), BATCH):
+            house_rows.extend(house_links.filter(house_id__in=house_ids[i:i + BATCH]).values_list("record_id", "house_id"))
+        record_ids = sorted(r for r, _h in house_rows)
+        owner_of: dict[int, int] = {}
+        for i in range(0, len(record_ids), BATCH):
+            owner_of.update(facets.filter(record__parent_id__in=record_ids[i:i + BATCH])
+                            .values_list("record__parent_id", "person_id"))
+        current = {}
+        for i in range(0, len(house_ids), BATCH):
+            current.update(House.objects.filter(pk__in=house_ids[i:i + BATCH], merged_into_id__isnull=True)
+                           .values_list("id", "owner_id"))
+    else:
+        owner_of = dict(facets.values_list("record__parent_id", "person_id"))
+        house_rows = list(house_links.values_list("record_id", "house_id"))
+        current = dict(House.objects.filter(merged_into_id__isnull=True).values_list("id", "owner_id"))
     by_house: dict[int, Counter] = defaultdict(Counter)
-    for record_id, house_id in Link.objects.filter(active=True, record__entity="house").values_list("record_id", "house_id"):
+    for record_id, house_id in house_rows:
         if record_id in owner_of:
             by_house[house_id][owner_of[record_id]] += 1
-    current = dict(House.objects.filter(merged_into_id__isnull=True).values_list("id", "owner_id"))
     changed = []
     for pk, owners in by_house.items():
         owner = owners.most_common(1)[0][0]
@@ -457,15 +717,22 @@ def _link_household_members(person_ids: set[int] | None = None) -> None:
             return
         persons = persons.filter(pk__in=list(person_ids)) if len(person_ids) < 20_000 else persons
     by_no: dict[str, list] = defaultdict(list)
-    for pid, attrs, area, relation, name, hh in persons.values_list(
-        "id", "attributes", "area_code", "relation_to_head", "name", "household_id"
+    # Only the one attribute, extracted by the database: decoding every person's attributes costs more.
+    persons = persons.annotate(hh_no=Cast(KeyTextTransform("person.household_no", "attributes"), TextField())).filter(hh_no__gt="")
+    for pid, number, area, relation, name, hh in persons.values_list(
+        "id", "hh_no", "area_code", "relation_to_head", "name", "household_id"
     ).iterator(chunk_size=5000):
-        number = (attrs or {}).get("person.household_no")
-        if number:
-            by_no[number].append((pid, area, relation, name, hh))
+        by_no[number].append((pid, area, relation, name, hh))
     if not by_no:
         return
-    existing = dict(Household.objects.filter(merged_into_id__isnull=True).values_list("household_no", "id"))
+    numbers = sorted(by_no)
+    existing: dict[str, int] = {}
+    if person_ids is None or len(numbers) >= 20_000:
+        existing.update(Household.objects.filter(merged_into_id__isnull=True).values_list("household_no", "id"))
+    else:
+        for i in range(0, len(numbers), BATCH):
+            existing.update(Household.objects.filter(merged_into_id__isnull=True, household_no__in=numbers[i:i + BATCH])
+                            .values_list("household_no", "id"))
     missing = [number for number in by_no if number not in existing]
     ids = reserve_ids(Household, len(missing))
     now = timezone.now()

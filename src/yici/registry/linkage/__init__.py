@@ -122,6 +122,7 @@ def predict_person_pairs(
     min_probability: float = 0.5,
     model_settings: dict | None = None,
     auto_threshold: float | None = None,
+    name_counts: dict[str, int] | None = None,
 ) -> list[tuple[int, int, float]]:
     """Candidate pairs ``(id_a, id_b, match_probability)`` with ``id_a < id_b`` and probability at
     least ``min_probability``, sorted by ids. The same input gives the same output.
@@ -141,6 +142,9 @@ def predict_person_pairs(
 
     Pairs at or above ``AUTO_THRESHOLD`` never join two people with different valid IDs; the pairs
     that would are capped at ``CONFLICT_PROBABILITY`` (see :func:`_resolve_conflicts`).
+
+    ``name_counts`` (with ``new_ids``): the namesake counts from :func:`features.candidates_from_keys`,
+    when ``records`` holds only the new records and their candidates found in a key table.
     """
     # With a million records in memory a cyclic garbage collection costs half a second, and this
     # allocates enough to trigger several; nothing here creates reference cycles.
@@ -150,18 +154,19 @@ def predict_person_pairs(
     gc.disable()
     try:
         return _predict(records, new_ids, min_probability, model_settings,
-                        _auto_threshold() if auto_threshold is None else auto_threshold)
+                        _auto_threshold() if auto_threshold is None else auto_threshold, name_counts)
     finally:
         if enabled:
             gc.enable()
 
 
-def _predict(records, new_ids, min_probability, model_settings, auto_threshold) -> list[tuple[int, int, float]]:
+def _predict(records, new_ids, min_probability, model_settings, auto_threshold,
+             name_counts=None) -> list[tuple[int, int, float]]:
     model.quiet()
     settings = _splink_settings(model_settings if model_settings is not None else load_model())
     con = _connect()
     try:
-        features.prepare(con, records, new_ids)
+        features.prepare(con, records, new_ids, name_counts)
         if new_ids is None:
             _db_api, linker = _linker(con, "persons", settings)
             predictions = linker.inference.predict(threshold_match_probability=min_probability)

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 
@@ -448,9 +449,22 @@ def _address_fix(con: duckdb.DuckDBPyConnection) -> None:
     con.unregister("__address_fix_arrow")
 
 
-def _villages(con: duckdb.DuckDBPyConnection, records: Sequence[dict], positions: list[int]) -> None:
+def _take(records: Sequence[dict] | pa.Table, positions: list[int], fields: Sequence[str] = ALL_FIELDS) -> pa.Table:
+    """``records_table`` of the records at ``positions`` (``pos`` numbered from 0 again)."""
+    if isinstance(records, pa.Table):
+        table = records.take(pa.array(positions, pa.int64()))
+        return table.set_column(table.schema.get_field_index("pos"), "pos", pa.array(range(len(positions)), pa.int64()))
+    return records_table([records[p] for p in positions], fields)
+
+
+def as_records_table(records: Sequence[dict] | pa.Table, fields: Sequence[str] = ALL_FIELDS) -> pa.Table:
+    """``records_table(records)``, unless ``records`` already is one."""
+    return records if isinstance(records, pa.Table) else records_table(records, fields)
+
+
+def _villages(con: duckdb.DuckDBPyConnection, records: Sequence[dict] | pa.Table, positions: list[int]) -> None:
     """``__vill(pos, village)`` for the records at ``positions``."""
-    table = records_table([records[p] for p in positions], (VILLAGE, CURRENT_ADDRESS, REGISTERED_ADDRESS))
+    table = _take(records, positions, (VILLAGE, CURRENT_ADDRESS, REGISTERED_ADDRESS))
     table = table.set_column(table.schema.get_field_index("pos"), "pos", pa.array(positions, pa.int64()))
     con.register("__records", table)
     _address_fix(con)
@@ -461,28 +475,40 @@ def _villages(con: duckdb.DuckDBPyConnection, records: Sequence[dict], positions
     con.unregister("__records")
 
 
-def prepare(con: duckdb.DuckDBPyConnection, records: Sequence[dict], new_ids: Iterable[int] | None = None) -> int:
+def prepare(con: duckdb.DuckDBPyConnection, records: Sequence[dict] | pa.Table, new_ids: Iterable[int] | None = None,
+            name_counts: dict[str, int] | None = None) -> int:
     """Create the feature table ``persons`` in ``con``; returns its number of rows.
 
+    ``records`` are record dicts, or the :func:`records_table` of them.
+
     Without ``new_ids`` it holds every record. With ``new_ids`` it holds the new records and the
-    existing records that may pair with them (``is_new`` tells which are which).
+    existing records that may pair with them (``is_new`` tells which are which). ``name_counts``
+    (name → namesakes, see :func:`candidates_from_keys`) replaces the namesake count of an
+    incremental run, for callers that pass only the candidates rather than every record.
     """
     if new_ids is None:
         con.execute("create or replace temp table __new (unique_id bigint)")
-        _load(con, records_table(records))
+        _load(con, as_records_table(records))
         con.execute(_NAME_N_SQL.format(table="__base", where=""))
     else:
         con.register("__new_arrow", pa.table({"unique_id": pa.array(sorted(set(new_ids)), pa.int64())}))
         con.execute("create or replace temp table __new as select * from __new_arrow")
         con.unregister("__new_arrow")
-        _load(con, records_table(records, KEY_FIELDS), keys_only=True)
+        _load(con, as_records_table(records, KEY_FIELDS), keys_only=True)
         _villages(con, records, [p for (p,) in con.execute(_VILLAGE_POSITIONS_SQL).fetchall()])
         for statement in _CANDIDATES_SQL.split(";"):
             con.execute(statement)
         positions = con.execute("select pos from __pos order by pos").fetchall()
-        con.execute(_NAME_N_SQL.format(
-            table="__keys", where="and name in (select name from __keys semi join __pos using (pos))"))
-        _load(con, records_table([records[p] for (p,) in positions]))
+        if name_counts is None:
+            con.execute(_NAME_N_SQL.format(
+                table="__keys", where="and name in (select name from __keys semi join __pos using (pos))"))
+        else:
+            names = sorted(name_counts)
+            con.register("__name_n_arrow", pa.table({"name": pa.array(names, pa.string()),
+                                                     "name_n": pa.array([name_counts[n] for n in names], pa.int64())}))
+            con.execute("create or replace temp table __name_n as select * from __name_n_arrow")
+            con.unregister("__name_n_arrow")
+        _load(con, _take(records, [p for (p,) in positions]))
     con.execute(_PERSONS_SQL)
     for table in ("__base", "__keys", "__pos", "__names", "__name_py", "__address_fix", "__name_n", "__n",
                   "__n_village", "__n_dates", "__hop1", "__vill"):
@@ -514,3 +540,66 @@ def blocking_keys(records: Sequence[dict]) -> list[tuple[int, str]]:
         return [(int(rid), key) for rid, key in con.execute(_KEY_ROWS_SQL).fetchall()]
     finally:
         con.close()
+
+
+# ------------------------------------------------------------------------------- key tables
+# The columns of a key table (:func:`key_tables`): what an incremental run compares of every
+# existing record to find the candidates of new ones. A registry keeps them for its records
+# (``yici.registry.keycache``) so that an incremental run reads only the new records and their
+# candidates instead of every record.
+KEY_TABLE_COLUMNS = ("unique_id", "name", "bd", "phone", "id_raw", "id_rejected", "name_py", "surname_py", "id_bd",
+                     "year", "village")
+# Changes whenever what the key table holds or how candidates are found changes: a key table
+# written by another version is rebuilt.
+KEY_TABLE_VERSION = hashlib.sha256("|".join(
+    (_KEYS_SQL, _CANDIDATES_SQL, _NAME_N_SQL, _VILLAGE_MACRO, *ALL_FIELDS, *_RAW_FIELDS)).encode()).hexdigest()[:16]
+
+
+def key_tables(records: Sequence[dict]) -> tuple[pa.Table, pa.Table]:
+    """The linkage inputs (:func:`records_table`, without ``pos``) and the key-table rows
+    (:data:`KEY_TABLE_COLUMNS`) of ``records``, both in the order of ``records``."""
+    full = records_table(records)
+    con = duckdb.connect(":memory:")
+    try:
+        _load(con, full, keys_only=True)
+        _villages(con, full, list(range(len(records))))
+        columns = ", ".join(f"k.{c}" for c in KEY_TABLE_COLUMNS if c != "village")
+        keys = con.sql(f"select {columns}, v.village from __keys k left join __vill v using (pos) "
+                       "order by k.pos").to_arrow_table()
+    finally:
+        con.close()
+    return full.drop_columns(["pos"]), keys
+
+
+def candidates_from_keys(con: duckdb.DuckDBPyConnection, existing: str, new: pa.Table) -> tuple[list[int], dict[str, int]]:
+    """Existing records that may pair with the ``new`` ones (a key table), and the namesake
+    counts of the names involved, from ``existing``: a table or view of every existing record's
+    key-table rows.
+
+    The candidates are those :func:`prepare` would pick from every record (the records sharing a
+    candidate key with a new record, and the records sharing an ID with those); the counts are
+    over every record, as there. Pass both on to ``predict_person_pairs`` with only the new
+    records and these candidates.
+    """
+    con.register("__new_keys", new)
+    con.execute("create or replace temp table __new as select unique_id from __new_keys")
+    con.execute(
+        "create or replace temp table __all_keys as "
+        f"select * from {existing} anti join __new using (unique_id) union all by name select * from __new_keys"
+    )
+    con.unregister("__new_keys")
+    columns = ", ".join(c for c in KEY_TABLE_COLUMNS if c != "village")
+    con.execute(f"create or replace temp table __keys as select {columns}, unique_id as pos from __all_keys")
+    con.execute("create or replace temp table __vill as select unique_id as pos, village from __all_keys "
+                "where village is not null")
+    con.execute("drop table __all_keys")
+    for statement in _CANDIDATES_SQL.split(";"):
+        con.execute(statement)
+    ids = [int(p) for (p,) in con.execute("select pos from __pos anti join __new on __new.unique_id = __pos.pos "
+                                          "order by pos").fetchall()]
+    con.execute(_NAME_N_SQL.format(
+        table="__keys", where="and name in (select name from __keys semi join __pos using (pos))"))
+    counts = {name: int(n) for name, n in con.execute("select name, name_n from __name_n").fetchall()}
+    for table in ("__keys", "__vill", "__new", "__n", "__n_village", "__n_dates", "__hop1", "__pos", "__name_n"):
+        con.execute(f"drop table if exists {table}")
+    return ids, counts
