@@ -13,14 +13,17 @@ throw-away PostgreSQL database ``yici_bench_consolidate``), loads the catalog, c
 builds a 20-column person template (title, 填报 line, two-level header, 序号, drop-downs, notes
 row) and times the stages:
 
-    fill         ``template_fill`` of the template on the county (filter ``all``)
+    fill         ``template_fill`` of the template on the county (filter ``all``; gaps counted, not listed)
     send         register the report and ``collection_send`` it to every village (one pre-filled
                  instance each)
-    consolidate  ``collection_workbook`` of that collection (the 汇总 the department downloads)
+    consolidate  ``collection_workbook`` of that collection (the 汇总 the department downloads); with
+                 ``--db`` and without ``send``, of the collection an earlier run sent
     filtered     the same three steps for a report with the filter ``age>=80``
 
 and prints per stage the seconds, the rows, the workbook size and the process's peak RSS so far
-(``ru_maxrss`` only grows: a stage's figure is the peak up to its end).
+(``ru_maxrss`` only grows: a stage's figure is the peak up to its end; a helper process's memory
+is not in it), and the CPU seconds of this process and its helper processes (the machine is
+shared: when others run, the wall time grows and the CPU time says what the stage itself cost).
 """
 
 import argparse
@@ -52,6 +55,12 @@ VILLAGE_WORDS = "樟树上塘下湾前山后溪石门新田大园东岭西坑南
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished helper processes (user + system)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def template() -> bytes:
@@ -168,16 +177,17 @@ class Timer:
 
     def run(self, label: str, fn):
         gc.collect()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         result = fn()
         seconds = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu
         rows = getattr(result, "rows", None)
         if isinstance(rows, list):
             rows = len(rows)
         book = getattr(result, "workbook", None)
         size = f", {len(book) / 1e6:.1f} MB" if isinstance(book, bytes | memoryview) else ""
-        line = f"{label:<34} {seconds:8.2f} s  rows {rows if rows is not None else '-':>9}{size}, " \
-               f"peak RSS {rss_mb():,.0f} MB"
+        line = f"{label:<34} {seconds:8.2f} s (CPU {cpu:6.1f} s)  rows {rows if rows is not None else '-':>9}" \
+               f"{size}, peak RSS {rss_mb():,.0f} MB"
         print(line, flush=True)
         self.lines.append(line)
         return result
@@ -193,11 +203,18 @@ def collection_stages(timer: Timer, *, label: str, where: str, data: bytes, vill
                                        population_filter=where, actor=actor)
         return services.report_register(report=report, actor=actor)
 
-    report = timer.run(f"{label}: report_draft+register", register)
-    if not stages & {"send", "consolidate", "filtered"}:
-        return
-    collection = timer.run(f"{label}: collection_send x{len(villages)}", lambda: services.collection_send(
-        report=report, areas=villages, actor=actor, as_of=as_of))
+    from yici.reports.models import Collection
+
+    earlier = Collection.objects.filter(report__department=department, report__population_filter=where).first()
+    if "consolidate" in stages and "send" not in stages and earlier is not None:
+        collection = earlier  # --db: the collection an earlier run sent
+        print(f"{label}: the collection sent by an earlier run ({collection.instances.count()} villages)")
+    else:
+        report = timer.run(f"{label}: report_draft+register", register)
+        if not stages & {"send", "consolidate", "filtered"}:
+            return
+        collection = timer.run(f"{label}: collection_send x{len(villages)}", lambda: services.collection_send(
+            report=report, areas=villages, actor=actor, as_of=as_of))
     if stages & {"consolidate", "filtered"}:
         timer.run(f"{label}: collection_workbook (汇总)", lambda: services.collection_workbook(
             collection=collection, as_of=as_of, actor=actor))
@@ -210,6 +227,8 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL URL; default a SQLite file in a temp folder")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (SQLite database, workbooks)")
+    parser.add_argument("--db", default="", help="a SQLite file to build once and reuse on later runs (generating "
+                        "a 1 M-person county takes minutes); the timed stages' reports are removed after each run")
     args = parser.parse_args()
     stages = {s.strip() for s in args.stages.split(",") if s.strip()}
     if stages - set(STAGES):
@@ -219,7 +238,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="yici-bench-consolidate-"))
     sqlite = not args.database_url
-    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+    reuse = Path(args.db).resolve() if args.db and sqlite else None
+    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{reuse or tmp / 'bench.sqlite3'}"
 
     import django
 
@@ -228,9 +248,12 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    settings.MEDIA_ROOT = tmp / "media"
+    # With --db the templates outlive the run, beside the database (a later run sums up their collection).
+    settings.MEDIA_ROOT = reuse.with_name(reuse.stem + "-media") if reuse is not None else tmp / "media"
     old_name = None
     if sqlite:
+        if reuse is not None:
+            reuse.parent.mkdir(parents=True, exist_ok=True)
         call_command("migrate", verbosity=0, interactive=False)
     else:  # a database of its own, never the configured one nor the test suite's
         connection.settings_dict.setdefault("TEST", {})["NAME"] = "yici_bench_consolidate"
@@ -239,25 +262,38 @@ def main() -> None:
         from yici.accounts.models import Area, Department, User
         from yici.accounts.roles import Role
         from yici.catalog.services import BUILTIN_CATALOG, catalog_load
+        from yici.registry.models import Household, Person
         from yici.reports.services import template_fill
 
         print(f"database: {connection.vendor} ({os.environ['DATABASE_URL'] if sqlite else 'yici_bench_consolidate'})")
         started = time.perf_counter()
-        catalog_load(data=BUILTIN_CATALOG.read_bytes())
-        villages = make_areas(args.villages)
-        persons, households = populate(args.persons, villages)
-        print(f"loaded {persons:,} persons, {households:,} households in {len(villages)} villages: "
-              f"{time.perf_counter() - started:.1f} s, peak RSS {rss_mb():,.0f} MB", flush=True)
+        if reuse is not None and Area.objects.filter(code=COUNTY).exists():
+            from yici.accounts.models import AreaLevel
+            from yici.reports.models import Collection, Report
+
+            if "send" in stages or "consolidate" not in stages:  # else the last run's collection is summed up
+                Collection.objects.filter(report__department__code="minzheng").delete()  # the last run's
+                Report.objects.filter(department__code="minzheng").delete()
+            villages = list(Area.objects.filter(level=AreaLevel.VILLAGE).order_by("code"))
+            persons, households = Person.objects.count(), Household.objects.count()
+            print(f"reusing {reuse}: {persons:,} persons, {households:,} households in {len(villages)} villages")
+        else:
+            catalog_load(data=BUILTIN_CATALOG.read_bytes())
+            villages = make_areas(args.villages)
+            persons, households = populate(args.persons, villages)
+            print(f"loaded {persons:,} persons, {households:,} households in {len(villages)} villages: "
+                  f"{time.perf_counter() - started:.1f} s, peak RSS {rss_mb():,.0f} MB", flush=True)
         county = Area.objects.get(code=COUNTY)
-        department = Department.objects.create(code="minzheng", name="民政局")
-        actor = User.objects.create(username="bench", role=Role.DEPARTMENT_STAFF, area=county, department=department)
+        department, _ = Department.objects.get_or_create(code="minzheng", defaults={"name": "民政局"})
+        actor, _ = User.objects.get_or_create(username="bench", defaults={
+            "role": Role.DEPARTMENT_STAFF, "area": county, "department": department})
         data = template()
         as_of = datetime.date(2025, 6, 30)
         timer = Timer()
         if "fill" in stages:
             result = timer.run("fill county, all (template_fill)", lambda: template_fill(
-                data=data, filename="人口信息汇总表.xlsx", area=county, as_of=as_of))
-            print(f"  {result.line()}; {len(result.gaps):,} gaps")
+                data=data, filename="人口信息汇总表.xlsx", area=county, as_of=as_of, collect_gaps=False))
+            print(f"  {result.line()}; {result.gap_count:,} gaps (counted, not listed)")
             if args.keep:
                 (tmp / "fill-all.xlsx").write_bytes(result.workbook)
             del result

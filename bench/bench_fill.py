@@ -7,7 +7,8 @@ Creates a throw-away test database (Django's test database for the configured ba
 catalog, bulk-creates the village's golden persons, builds a department-style template (title,
 填报 line, two-level merged header, 序号, drop-downs on a hidden 字典 sheet, 20 prepared rows, a
 notes row) and times ``template_fill`` end to end: reading the template, mapping, selecting and
-filtering the persons, writing the workbook. Prints the best and median seconds. Goal: ≤ 0.5 s.
+filtering the persons, writing the workbook. Prints the best and median seconds, and the best CPU
+seconds (this process and its threads). Goal: ≤ 0.5 s.
 """
 
 import argparse
@@ -95,14 +96,16 @@ def main() -> None:
         data = template()
         as_of = datetime.date(2025, 6, 30)
         template_fill(data=data, filename="bench.xlsx", area=village, as_of=as_of)  # warm caches (pinyin, catalog)
-        times = []
+        times, cpu = [], []
         for _ in range(args.repeat):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             result = template_fill(data=data, filename="bench.xlsx", area=village, as_of=as_of)
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
         print(result.line())
         print(f"fill {args.persons} persons x {len(HEADERS)} columns ({connection.vendor}): "
-              f"best {min(times):.3f} s, median {statistics.median(times):.3f} s over {args.repeat} runs")
+              f"best {min(times):.3f} s, median {statistics.median(times):.3f} s over {args.repeat} runs "
+              f"(CPU best {min(cpu):.3f} s; the machine is shared: the CPU time is the fill's own)")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

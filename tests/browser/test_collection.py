@@ -1,5 +1,6 @@
 """Fill once, end to end: a department registers a template and sends it to three villages; a
-village cadre on a phone types only the gaps; the department downloads the summary."""
+village cadre on a phone types only the gaps, another fills the workbook in Excel and uploads it
+back; the department downloads the summary."""
 
 import datetime
 import io
@@ -82,6 +83,35 @@ def test_a_department_sends_a_template_and_a_cadre_types_only_the_gaps(live_serv
         phone.wait_for_selector("[data-testid=instance-status][data-status=submitted]")
         assert Person.objects.get(pk=wife.pk).phone == "13600001111"
 
+        # Another village's cadre filled the downloaded workbook in Excel and uploads it back.
+        theirs = ReportInstance.objects.get(area__code=OTHER_VILLAGE)
+        book = openpyxl.load_workbook(io.BytesIO(bytes(theirs.workbook)))
+        sheet = book["花名册"]
+        qian = next(r for r in range(5, 10) if sheet.cell(r, 2).value == "钱五")
+        sheet.cell(qian, 8).value = "13500002222"
+        sheet.cell(qian, 10).value = "电话回访"
+        filled = io.BytesIO()
+        book.save(filled)
+        phone.context.clear_cookies()
+        sign_in(phone, base, "charlie")
+        phone.goto(f"{base}/reports/mine/{theirs.pk}/")
+        phone.click("[data-testid=upload-form] >> xpath=ancestor::details/summary")
+        phone.set_input_files("[data-testid=upload-file]", files=[{
+            "name": "前陈村-已填.xlsx", "buffer": filled.getvalue(),
+            "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }])
+        assert phone.locator("[data-testid=upload-submit]").bounding_box()["height"] >= 44
+        phone.click("[data-testid=upload-submit]")
+        phone.wait_for_selector("[data-testid=upload-last]", state="attached")
+        qian_key = f"person:{villagers['outsider'].pk}"
+        assert phone.input_value(f'[data-testid="gap-{qian_key}|H"]') == "13500002222"  # taken, checked
+        assert phone.input_value(f'[data-testid="gap-{qian_key}|J"]') == "电话回访"
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+        phone.screenshot(path=str(artifacts / "collection-upload-360.png"), full_page=True)
+        phone.click("[data-testid=gap-submit]")
+        phone.wait_for_selector("[data-testid=instance-status][data-status=submitted]")
+        assert Person.objects.get(pk=villagers["outsider"].pk).phone == "13500002222"
+
         # The department downloads the summary: every village's rows and the typed value.
         desk.goto(collection_url)
         with desk.expect_download() as caught:
@@ -91,5 +121,7 @@ def test_a_department_sends_a_template_and_a_cadre_types_only_the_gaps(live_serv
         rows = {ws.cell(r, 2).value: r for r in range(5, 9)}
         assert set(rows) == {"张大山", "李秀英", "赵四", "钱五"}
         assert str(ws.cell(rows["李秀英"], 8).value) == "13600001111"
+        assert str(ws.cell(rows["钱五"], 8).value) == "13500002222"
+        assert ws.cell(rows["钱五"], 10).value == "电话回访"
     finally:
         desk_context.close()

@@ -38,8 +38,17 @@ from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.cell_range import CellRange, MultiCellRange
 
 from yici.catalog.mapping import ColumnInput, ElementIndex, map_columns
-from yici.reports.layout import TemplateColumn, TemplateLayout, option_text
+from yici.reports.layout import TemplateColumn, TemplateError, TemplateLayout, option_text
 from yici.reports.population import REACHABLE, Row
+from yici.reports.xlsxzip import (
+    Compressor,
+    DeflateSink,
+    PartTooLarge,
+    Piece,
+    build_zip,
+    deflate_piece,
+    join_pieces,
+)
 
 TEXT_FORMAT = "@"
 DATE_FORMAT = "yyyy-mm-dd"
@@ -269,59 +278,333 @@ class WriteOutcome:
     workbook: bytes
     cells_filled: int
     gaps: list[Gap]
+    rows: int = 0
+    gap_count: int = 0
 
 
 def write_workbook(layout: TemplateLayout, plans: list[ColumnPlan], rows: list[Row], *, area_name: str,
                    as_of: date) -> WriteOutcome:
-    book = openpyxl.load_workbook(io.BytesIO(layout.data))
-    ws = book[layout.sheet_name]
-    first, prepared, n = layout.first_data_row, layout.prefilled_rows, len(rows)
-    below = first + prepared  # the first row under the department's prepared rows
-    shift = max(n - prepared, 0)
-    if shift:
-        _shift_rows(ws, below, shift)
-    _extend_ranges(ws, first, first + n - 1, below, shift)
-    width = len(layout.columns)
-    base_styles, base_attrs = _row_styles(ws, layout, width)
-    # The data rows are written straight into the sheet's XML (openpyxl's own writer takes seconds
-    # for a village's rows): the prepared rows they replace are taken out, keeping their looks.
-    taken = _take_rows(ws, first, first + n)
-    xml = _SheetXml(book)
-    formats = _StyleCache(ws)
-    seq = layout.seq_column + 1 if layout.seq_column is not None else None
-    mapped = [(p.column.index + 1, p) for p in plans if p.element and p.write is not None]
-    filled = 0
-    gaps: list[Gap] = []
-    parts: list[str] = []
-    for i, row in enumerate(rows):
-        r = first + i
-        styles, attrs, covered = taken.get(r) or (base_styles, base_attrs, set())
-        styles, values = dict(styles), {}
-        if seq is not None:
-            values[seq] = i + 1
-        for col, plan in mapped:
-            written = plan.write(row.values.get(plan.element, ""))
+    """Write ``rows`` into the template (a village's fill: the gaps are collected)."""
+    with SheetWriter(layout, plans) as writer:
+        for row in rows:
+            writer.add(row)
+        return writer.finish(area_name=area_name, as_of=as_of)
+
+
+class Target:
+    """A sheet being written: its rows so far go to a compressed stream."""
+
+    def __init__(self, sink: DeflateSink, first: int, *, title: str = "", area_name: str = ""):
+        self.sink, self.first, self.title, self.area_name = sink, first, title, area_name
+        self.n = 0
+        self.piece: Piece | None = None
+
+
+class SheetWriter:
+    """A template being filled row by row. The data rows go through the column writers straight
+    into the sheet's XML, compressed as they come (a county's million rows are never held as
+    rows, cells or XML); the rest of the layout — the footer moved under the last row with its
+    merges and heights, drop-downs, conditional formats, print area and auto-filter extended,
+    填报单位/填报日期 filled — is done when the number of rows is known (``finish``).
+
+    ``add`` writes one row to the main sheet, and to an extra sheet (``extra_sheet``: one per
+    village in a 汇总) if asked. Gap cells are collected as ``Gap`` objects only when
+    ``collect_gaps``; they are always counted. ``row_offset`` starts the main sheet's rows further
+    down (the rows of another process come before them: see ``reports.parallel``).
+    """
+
+    def __init__(self, layout: TemplateLayout, plans: list[ColumnPlan], *, collect_gaps: bool = True,
+                 row_offset: int = 0, style_cache: dict | None = None):
+        self.layout, self.plans, self.collect_gaps = layout, plans, collect_gaps
+        self.book = openpyxl.load_workbook(io.BytesIO(layout.data))
+        self.ws = self.book[layout.sheet_name]
+        self.first, self.prepared = layout.first_data_row, layout.prefilled_rows
+        self.width = len(layout.columns)
+        base_styles, self.base_attrs = _row_styles(self.ws, layout, self.width)
+        self.base_styles = base_styles
+        # The prepared rows are taken out of the sheet, keeping their looks for the rows written there.
+        self.taken = _take_rows(self.ws, self.first, self.first + self.prepared)
+        self.xml = _SheetXml(self.book, frozen=style_cache)
+        self.formats = _StyleCache(self.ws)
+        self.seq = layout.seq_column + 1 if layout.seq_column is not None else None
+        self.mapped = [(p.column.index + 1, p) for p in plans if p.element and p.write is not None]
+        self.by_letter = {p.letter: p for p in plans}
+        self._register_styles()
+        self.compressor = Compressor()
+        self.main = Target(self.compressor.sink(), self.first + row_offset)
+        self.offset = row_offset
+        self.extra: list[Target] = []
+        self.gap_count = 0
+        self.gaps: list[Gap] = []
+        self._render = self._compile_row()
+
+    def __enter__(self) -> "SheetWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.compressor.close()
+
+    # -- styles --
+
+    def _register_styles(self) -> None:
+        """Every style a data cell can take, registered in one order (the same in every process
+        that writes part of the rows): the row styles, and each with a text or date format."""
+        mapped = {col for col, _plan in self.mapped}
+        rows = [self.base_styles] + [styles for _r, (styles, _a, _c) in sorted(self.taken.items())]
+        for styles in rows:
+            for col in sorted(set(styles) | mapped):
+                style = styles.get(col)
+                if style is not None:
+                    self.xml.style_attr(style)
+                if col in mapped:
+                    for fmt in (TEXT_FORMAT, DATE_FORMAT):
+                        self.xml.style_attr(self.formats.with_format(style or _DEFAULT_STYLE, fmt))
+
+    def style_cache(self) -> dict:
+        return self.xml.export()
+
+    # -- rows --
+
+    def _compile_row(self) -> Callable:
+        """The function that writes a new row (not a prepared one): ``render(r, seq, values, typed,
+        collect, key) -> str``. It is generated for the template's columns — one straight run of
+        code per column, the cell's style and reference in place — because at a million rows the
+        loop over columns and its lookups cost more than the cells. Only letters and fixed tags
+        are put into the code; element codes, styles and writers are passed in by name."""
+        styles, xml, formats = self.base_styles, self.xml, self.formats
+        mapped = dict(self.mapped)
+        headed = {c.index + 1 for c in self.layout.columns if c.header_text}  # typed values may go there
+        columns = sorted(set(styles) | set(mapped) | headed | ({self.seq} if self.seq else set()))
+        env: dict[str, Any] = {"search": _SPECIAL.search, "esc": _xml_text, "digits": _DIGITS.match, "W": self,
+                               "body": _cell_body, "epoch": self.book.epoch, "ROW": self.base_attrs_xml}
+        code = ["def render(r, seq, values, typed, collect, key):", "    get = values.get",
+                "    o = [f'<row r=\"{r}\"{ROW}>']", "    add = o.append"]
+        for col in columns:
+            style = styles.get(col)
+            attr = xml.style_attr(style) if style is not None else ""
+            letter = xml.letters[col] if col < len(xml.letters) else get_column_letter(col)
+            assert letter.isalpha()
+            a, t, e, p, c, m = (f"A{col}", f"T{col}", f"E{col}", f"P{col}", f"C{col}", f"M{col}")
+            env[a] = attr
+            empty = f"        add(f'<c r=\"{letter}{{r}}\"{{{a}}}/>')" if attr else "        pass"
+            plan = mapped.get(col)
+            if col == self.seq:
+                code.append(f"    add(f'<c r=\"{letter}{{r}}\"{{{a}}}><v>{{seq}}</v></c>')")
+            elif plan is not None:
+                env[e], env[p] = plan.element, plan
+                env[t] = xml.style_attr(formats.with_format(style or _DEFAULT_STYLE, TEXT_FORMAT))
+                if plan.write is _text_writer:  # names, IDs, addresses: mostly distinct, written directly
+                    code += [
+                        f"    v = get({e})",
+                        "    if v:",
+                        "        x = v if search(v) is None else esc(v)",
+                        "        if x != x.strip():",
+                        f"            add(f'<c r=\"{letter}{{r}}\"{{{a}}} t=\"inlineStr\"><is>"
+                        "<t xml:space=\"preserve\">{x}</t></is></c>')",
+                        "        else:",
+                        f"            add(f'<c r=\"{letter}{{r}}\"{{{t} if digits(v) else {a}}} t=\"inlineStr\">"
+                        "<is><t>{x}</t></is></c>')",
+                        "    else:",
+                        "        if collect:",
+                        "            W.gap_count += 1",
+                        f"            W.gap(r, key, {p}, 'missing')",
+                        empty,
+                    ]
+                else:  # code lists, options, dates, numbers: few distinct values, each written once
+                    env[c] = {}
+                    env[m] = self._cell_maker(plan, style, env[c])
+                    code += [
+                        f"    v = get({e}, '')",
+                        f"    b = {c}.get(v)",
+                        "    if b is None:",
+                        f"        b = {m}(v)",
+                        "    if b[0] is None:",
+                        "        if collect:",
+                        "            W.gap_count += 1",
+                        f"            W.gap(r, key, {p}, b[1])",
+                        empty,
+                        "    else:",
+                        f"        add(f'<c r=\"{letter}{{r}}\"{{b[0]}}')",
+                    ]
+            else:
+                code += [
+                    f"    x = typed.get({letter!r}) if typed else None",
+                    "    if x:",
+                    f"        add(f'<c r=\"{letter}{{r}}\"' + body(x, {a}, epoch))",
+                    "    else:",
+                    empty,
+                ]
+        code += ["    add('</row>')", "    return ''.join(o)"]
+        exec(compile("\n".join(code), "<yici.reports.fill row>", "exec"), env)  # noqa: S102
+        return env["render"]
+
+    def _cell_maker(self, plan: ColumnPlan, style, cache: dict) -> Callable[[str], tuple]:
+        by_format = {None: self.xml.style_attr(style) if style is not None else ""}
+        for fmt in (TEXT_FORMAT, DATE_FORMAT):
+            by_format[fmt] = self.xml.style_attr(self.formats.with_format(style or _DEFAULT_STYLE, fmt))
+        epoch = self.book.epoch
+
+        def make(value: str) -> tuple:
+            written = plan.write(value)
+            if written.value is None:
+                found = (None, written.reason)
+            else:
+                found = (_cell_body(written.value, by_format[written.number_format], epoch), "")
+            if len(cache) < 65536:  # dates of birth: tens of thousands in a county
+                cache[value] = found
+            return found
+
+        return make
+
+    def add(self, row: Row, *, typed: dict[str, str] | None = None, extra: Target | None = None) -> None:
+        """Write ``row``; ``typed`` (column letter → text) lays a cadre's values over it: those of
+        mapped columns go through the column's writer, the others are written as text."""
+        values = row.values
+        if typed:
+            values = dict(values)
+            for letter, value in typed.items():
+                plan = self.by_letter.get(letter)
+                if plan is not None and plan.element:
+                    values[plan.element] = value
+        for target, collect in ((self.main, True), (extra, False)):
+            if target is None:
+                continue
+            r = target.first + target.n
+            target.n += 1
+            seq = r - self.first + 1
+            if r < self.first + self.prepared:
+                target.sink.write(self._prepared_row(r, seq, row, values, typed, collect))
+            else:
+                target.sink.write(self._render(r, seq, values, typed, collect, row.key))
+
+    def _prepared_row(self, r: int, seq: int, row: Row, values: dict, typed, collect: bool) -> str:
+        """A row where the department prepared one: its own styles, heights and merges."""
+        styles, attrs, covered = self.taken.get(r) or (
+            self.base_styles, self.base_attrs, set())
+        styles, cells = dict(styles), {}
+        if self.seq is not None:
+            cells[self.seq] = seq
+        for col, plan in self.mapped:
+            written = plan.write(values.get(plan.element, ""))
             reason = written.reason if written.value is None else "merged" if col in covered else ""
             if reason:
-                gaps.append(Gap(r, row.key, plan.letter, plan.element, plan.column.header_text, reason))
+                if collect:
+                    self.gap_count += 1
+                    self.gap(r, row.key, plan, reason)
                 continue
-            values[col] = written.value
-            filled += 1
+            cells[col] = written.value
             if written.number_format is not None:
-                styles[col] = formats.with_format(styles.get(col) or _DEFAULT_STYLE, written.number_format)
-        parts.append(xml.row(r, attrs, styles, values))
-    # Prepared rows left over under fewer records: blank again (pre-numbered 序号, a sample row).
-    for (r, _col), cell in ws._cells.items():
-        if first + n <= r < below and isinstance(cell, Cell):
-            cell.value = None
-    _fill_lines(ws, layout.fill_line_rows, area_name, as_of)
-    out = io.BytesIO()
-    book.save(out)
-    last_row = max(ws.max_row, first + n - 1)
-    last_col = max(ws.max_column, width)
-    data = _inject_rows(out.getvalue(), ws.path.lstrip("/"), "".join(parts), before_row=first + n,
-                        dimension=f"A1:{get_column_letter(last_col)}{last_row}")
-    return WriteOutcome(data, filled, gaps)
+                styles[col] = self.formats.with_format(styles.get(col) or _DEFAULT_STYLE, written.number_format)
+        for letter, text in (typed or {}).items():
+            plan = self.by_letter.get(letter)
+            if text and plan is not None and not plan.element and not plan.column.is_seq:
+                cells[plan.column.index + 1] = text
+        return self.xml.row(r, attrs, styles, cells)
+
+    def gap(self, r: int, key: str, plan: ColumnPlan, reason: str) -> None:
+        if self.collect_gaps:
+            self.gaps.append(Gap(r, key, plan.letter, plan.element, plan.column.header_text, reason))
+
+    @property
+    def base_attrs_xml(self) -> str:
+        return "".join(f' {k}="{v}"' for k, v in self.base_attrs.items())
+
+    def extra_sheet(self, title: str, area_name: str) -> Target:
+        target = Target(self.compressor.sink(), self.first, title=title, area_name=area_name)
+        self.extra.append(target)
+        return target
+
+    # -- the workbook --
+
+    def close_rows(self, sink: DeflateSink, total: int) -> Piece:
+        """The prepared rows left over under ``total`` records, blank again (a pre-numbered 序号,
+        a sample row)."""
+        for r in range(self.first + total, self.first + self.prepared):
+            styles, attrs, _covered = self.taken.get(r) or ({}, {}, set())
+            sink.write(self.xml.row(r, attrs, styles, {}))
+        return sink.close()
+
+    def close_part(self) -> tuple[Piece, list[Target]]:
+        """This writer's rows, for another process's ``finish``: the main sheet's and the extra
+        sheets' (each closed with its leftover prepared rows)."""
+        for target in self.extra:
+            target.piece = join_pieces([target.sink.close(), self.close_rows(self.compressor.sink(), target.n)])
+            target.sink = None
+        return self.main.sink.close(), self.extra
+
+    def finish(self, *, area_name: str, as_of: date, after: list[tuple[Piece, int]] = (),
+               extra_after: list[Target] = ()) -> WriteOutcome:
+        """The workbook. ``after`` are rows another process wrote for the main sheet after this
+        writer's own (a piece and its number of rows); ``extra_after`` its extra sheets."""
+        total = self.main.n + sum(n for _piece, n in after)
+        own = self.main.sink.close()
+        leftover = self.compressor.sink()
+        main_rows = join_pieces([own, *(piece for piece, _n in after), self.close_rows(leftover, total)])
+        sheets = [(self.ws, total, main_rows, area_name)]
+        for target in [*self.extra, *extra_after]:
+            if target.piece is None:
+                rows = target.sink.close()
+                target.piece = join_pieces([rows, self.close_rows(self.compressor.sink(), target.n)])
+            sheet = self.book.copy_worksheet(self.ws)
+            sheet.title = _sheet_title(target.title, self.book)
+            sheets.append((sheet, target.n, target.piece, target.area_name))
+        for sheet, n, _piece, name in sheets:
+            below = self.first + self.prepared
+            shift = max(n - self.prepared, 0)
+            if shift:
+                _shift_rows(sheet, below, shift)
+            _extend_ranges(sheet, self.first, self.first + n - 1, below, shift)
+            _fill_lines(sheet, self.layout.fill_line_rows, name, as_of)
+        out = io.BytesIO()
+        self.book.save(out)
+        skeleton = out.getvalue()
+        source = zipfile.ZipFile(io.BytesIO(skeleton))
+        replaced = {}
+        for sheet, n, piece, _name in sheets:
+            part = sheet.path.lstrip("/")
+            end = self.first + max(n, self.prepared)
+            last_row = max(sheet.max_row, end - 1)
+            last_col = max(sheet.max_column, self.width)
+            head, tail = _split_sheet(source.read(part).decode("utf-8"), before_row=end,
+                                      dimension=f"A1:{get_column_letter(last_col)}{last_row}")
+            replaced[part] = join_pieces([deflate_piece(head), piece, deflate_piece(tail, final=True)])
+        try:
+            data = build_zip(skeleton, replaced)
+        except PartTooLarge:
+            raise TemplateError(_too_large()) from None
+        # Every mapped cell of a row is written or a gap.
+        filled = total * len(self.mapped) - self.gap_count
+        return WriteOutcome(data, filled, self.gaps, total, self.gap_count)
+
+
+def _too_large() -> str:
+    from django.utils.translation import gettext as _
+
+    return _("The filled sheet would be larger than 4 GB; fill it for a smaller area or with a filter.")
+
+
+def _sheet_title(title: str, book) -> str:
+    title = re.sub(r"[\\/*?:\[\]]", "", title)[:31] or "Sheet"
+    base, i = title, 2
+    while title in book.sheetnames:
+        suffix = f" ({i})"
+        title, i = base[: 31 - len(suffix)] + suffix, i + 1
+    return title
+
+
+def _cell_body(value: Any, attr: str, epoch) -> str:
+    """A cell's XML after its reference: ``' s="3" t="n"><v>1</v></c>'``."""
+    if isinstance(value, str):
+        text = _xml_text(value)
+        space = ' xml:space="preserve"' if text != text.strip() else ""
+        return f'{attr} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+    if isinstance(value, bool):
+        return f'{attr} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, int | float):  # (a number is the default type: no t="n")
+        return f'{attr}><v>{value!r}</v></c>'
+    if isinstance(value, datetime | date):
+        return f'{attr}><v>{to_excel(value, epoch)!r}</v></c>'
+    return f'{attr} t="inlineStr"><is><t>{_xml_text(str(value))}</t></is></c>'
 
 
 _DEFAULT_STYLE = StyleArray()
@@ -349,9 +632,11 @@ def _take_rows(ws, start: int, end: int) -> dict[int, tuple[dict, dict, set]]:
 class _SheetXml:
     """``<row>`` elements as openpyxl writes them (inline strings, style ids into cellXfs), but fast."""
 
-    def __init__(self, book):
+    def __init__(self, book, *, frozen: dict | None = None):
         self.book = book
-        self.by_value: dict[tuple, str] = {}
+        # Another process's styles (``export``): every style is looked up there, none is added.
+        self.frozen = frozen
+        self.by_value: dict[tuple, str] = dict(frozen or {})
         self.by_object: dict[int, tuple[Any, str]] = {}  # id(style) → (style, ' s="N"'); the style kept alive
         self.letters = [""] + [get_column_letter(c) for c in range(1, 300)]
 
@@ -362,10 +647,15 @@ class _SheetXml:
         key = tuple(style)
         attr = self.by_value.get(key)
         if attr is None:
+            if self.frozen is not None:
+                raise LookupError("a style the main process did not register")
             sid = self.book._cell_styles.add(StyleArray(style)) if any(style) else 0
             attr = self.by_value[key] = f' s="{sid}"' if sid else ""
         self.by_object[id(style)] = (style, attr)
         return attr
+
+    def export(self) -> dict[tuple, str]:
+        return dict(self.by_value)
 
     def row(self, r: int, attrs: dict, styles: dict, values: dict) -> str:
         extra = "".join(f' {k}="{v}"' for k, v in attrs.items())
@@ -379,24 +669,18 @@ class _SheetXml:
             if value is None:
                 if s:
                     append(f'<c r="{ref}"{s}/>')
-            elif isinstance(value, str):
-                text = _xml_text(value)
-                space = ' xml:space="preserve"' if text != text.strip() else ""
-                append(f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>')
-            elif isinstance(value, bool):
-                append(f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>')
-            elif isinstance(value, int | float):
-                append(f'<c r="{ref}"{s} t="n"><v>{value!r}</v></c>')
-            elif isinstance(value, datetime | date):
-                append(f'<c r="{ref}"{s} t="n"><v>{to_excel(value, self.book.epoch)!r}</v></c>')
             else:
-                append(f'<c r="{ref}"{s} t="inlineStr"><is><t>{_xml_text(str(value))}</t></is></c>')
+                append(f'<c r="{ref}"{_cell_body(value, s, self.book.epoch)}')
         append("</row>")
         return "".join(out)
 
 
-@lru_cache(maxsize=16384)
+_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _xml_text(value: str) -> str:
+    if _SPECIAL.search(value) is None:  # most values: nothing to escape or drop
+        return value
     return xml_escape(ILLEGAL_CHARACTERS_RE.sub("", value))
 
 
@@ -404,32 +688,20 @@ _ROW_START = re.compile(r'<row r="(\d+)"')
 _DIMENSION = re.compile(r'<dimension ref="[^"]*"\s*/>')
 
 
-def _inject_rows(workbook: bytes, part: str, rows_xml: str, *, before_row: int, dimension: str) -> bytes:
-    """Put ``rows_xml`` into the sheet part's ``<sheetData>``, before its first row numbered
-    ``before_row`` or more, and correct the sheet's dimension."""
-    source = zipfile.ZipFile(io.BytesIO(workbook))
-    xml = source.read(part).decode("utf-8")
+def _split_sheet(xml: str, *, before_row: int, dimension: str) -> tuple[str, str]:
+    """The sheet part's XML cut where the data rows go — in ``<sheetData>`` before its first row
+    numbered ``before_row`` or more — with the sheet's dimension corrected."""
+    xml = _DIMENSION.sub(f'<dimension ref="{dimension}"/>', xml, count=1)
     start = xml.index("<sheetData")
     if xml.startswith("<sheetData/>", start):
-        xml = f"{xml[:start]}<sheetData>{rows_xml}</sheetData>{xml[start + len('<sheetData/>'):]}"
-    else:
-        end = xml.index("</sheetData>", start)
-        at = end
-        for match in _ROW_START.finditer(xml, start, end):
-            if int(match.group(1)) >= before_row:
-                at = match.start()
-                break
-        xml = xml[:at] + rows_xml + xml[at:]
-    xml = _DIMENSION.sub(f'<dimension ref="{dimension}"/>', xml, count=1)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            if info.filename == part:
-                # Fast compression for the big part: the file is a download, not an archive.
-                target.writestr(info, xml.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
-            else:
-                target.writestr(info, source.read(info), compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+        return f"{xml[:start]}<sheetData>", f"</sheetData>{xml[start + len('<sheetData/>'):]}"
+    end = xml.index("</sheetData>", start)
+    at = end
+    for match in _ROW_START.finditer(xml, start, end):
+        if int(match.group(1)) >= before_row:
+            at = match.start()
+            break
+    return xml[:at], xml[at:]
 
 
 class _StyleCache:

@@ -57,3 +57,22 @@ class SendForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["villages"].queryset = village_choices(user=user)
         self.fields["villages"].label_from_instance = lambda area: area.name
+
+
+class UploadForm(forms.Form):
+    """The workbook a cadre filled in Excel or WPS, uploaded back."""
+
+    file = forms.FileField(label=_("Filled workbook (.xlsx)"),
+                           help_text=_("The workbook downloaded here, filled in; rows and columns as they were"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].widget.attrs.update({"accept": ".xlsx", "data-testid": "upload-file"})
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_TEMPLATE_BYTES:
+            raise forms.ValidationError(
+                gettext("The file is larger than %(max)s.") % {"max": filesizeformat(MAX_TEMPLATE_BYTES)}
+            )
+        return upload

@@ -93,7 +93,8 @@ class ReportInstance(models.Model):
 
     ``rows``: [{"key": "person:12", "row": 5, "label": "张三"}] in sheet order; ``gaps``: the cells
     Yici could not fill (``fill.Gap.as_json``); ``values``: typed registry values of mapped columns,
-    {record key: {column letter: value}}; ``unmapped_values``: the same for columns without an element.
+    {record key: {column letter: value}}; ``unmapped_values``: the same for columns without an element;
+    ``corrections``: changed pre-filled values from an uploaded workbook (``instance_upload``).
     """
 
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="instances")
@@ -106,6 +107,11 @@ class ReportInstance(models.Model):
     gaps = models.JSONField(default=list, blank=True)
     values = models.JSONField(default=dict, blank=True)
     unmapped_values = models.JSONField(default=dict, blank=True)
+    # Pre-filled values a cadre changed in an uploaded workbook: {key: {letter: {"value", "was", "element"}}};
+    # written as report records on submit, like the typed values.
+    corrections = models.JSONField(default=dict, blank=True)
+    uploaded_at = models.DateTimeField(_("uploaded at"), null=True, blank=True)
+    upload_filename = models.CharField(_("uploaded file"), max_length=255, blank=True)
     cells_filled = models.PositiveIntegerField(default=0)
     reminder_count = models.PositiveSmallIntegerField(default=0)
     reminded_at = models.DateTimeField(null=True, blank=True)

@@ -17,10 +17,12 @@ clause is still checked on every row.
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from types import SimpleNamespace
+from json import loads
 
+from django.db import connection
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -77,7 +79,7 @@ class Clause:
         return {">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b}[self.op]
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     entity: str
     pk: int
@@ -169,15 +171,21 @@ def age_on(birth: str, as_of: date) -> int | None:
     return as_of.year - born.year - ((as_of.month, as_of.day) < (born.month, born.day))
 
 
-def add_derived(values: dict[str, str], as_of: date) -> None:
-    """Compute the derived elements from the golden values (derived values are never stored)."""
+def add_derived(values: dict[str, str], as_of: date, ages: dict | None = None) -> None:
+    """Compute the derived elements from the golden values (derived values are never stored);
+    ``ages`` caches them by date of birth."""
     for code in DERIVED:
         values.pop(code, None)
     if "person.birth_date" in values:
-        age = age_on(values["person.birth_date"], as_of)
-        if age is not None and age >= 0:
-            values["person.age"] = str(age)
-            values["person.elderly"] = "是" if age >= ELDERLY_AGE else "否"
+        birth = values["person.birth_date"]
+        found = ages.get(birth, False) if ages is not None else False
+        if found is False:
+            age = age_on(birth, as_of)
+            found = (str(age), "是" if age >= ELDERLY_AGE else "否") if age is not None and age >= 0 else None
+            if ages is not None:
+                ages[birth] = found
+        if found is not None:
+            values["person.age"], values["person.elderly"] = found
     level = values.get("house.safety_level", "")
     if level:
         values["house.is_dangerous"] = "是" if level in DANGEROUS_LEVELS else "否"
@@ -188,21 +196,121 @@ def add_derived(values: dict[str, str], as_of: date) -> None:
 
 def population(*, entity: str, area: Area, clauses: list[Clause], as_of: date) -> list[Row]:
     """The filtered golden records of ``entity`` in ``area``'s subtree, in a stable report order."""
+    return [row for batch in population_batches(entity=entity, area=area, clauses=clauses, as_of=as_of)
+            for row in batch]
+
+
+def population_batches(*, entity: str, area: Area, clauses: list[Clause], as_of: date,
+                       villages: set[str] | None = None) -> Iterator[list[Row]]:
+    """The population of ``population`` in batches, one village (the first 12 digits of the area
+    code) at a time, in report order: a county's million persons are read in one query and never
+    all held at once. ``villages`` (12-digit codes) keeps only the rows of those villages — one
+    query for a collection to many villages instead of one per village."""
     model = ENTITY_MODELS[entity]
     # Provenance (every source's claim per element) is the largest column and not needed here.
     qs = model.objects.filter(area_subtree_q("area_code", area.prefix), merged_into_id__isnull=True).defer("provenance")
     qs = qs.filter(_prefilter(entity, clauses, as_of))
+    if villages:  # only the stretch of area codes the villages span (half a county, say)
+        qs = qs.filter(area_code__gte=min(villages), area_code__lt=max(villages) + ":")
+    names = _AreaNames(area)
+    if entity != "person":
+        rows = _other_rows(entity, qs, as_of)
+        if villages is not None:
+            rows = [r for r in rows if r.area_code[:12] in villages]
+        names.fill(rows)
+        if clauses:
+            rows = [r for r in rows if all(c.matches(r.values) for c in clauses)]
+        rows.sort(key=lambda r: r.sort_key)
+        # The order starts with the record's code or number, not its village: one batch.
+        if rows:
+            yield rows
+        return
+    # Persons come ordered by area code, so a village's rows arrive together; each village is
+    # sorted on its own (the report order starts with the village), which is the order of the whole.
+    batch: list[Row] = []
+    current = None
+    for row in _person_rows(qs, as_of, villages):
+        village = row.area_code[:12]
+        if village != current:
+            if batch:
+                yield _finish(batch, names, clauses)
+            batch, current = [], village
+        batch.append(row)
+    if batch:
+        finished = _finish(batch, names, clauses)
+        if finished:
+            yield finished
+
+
+def _finish(batch: list[Row], names: "_AreaNames", clauses: list[Clause]) -> list[Row]:
+    names.fill(batch)
+    if clauses:
+        batch = [r for r in batch if all(c.matches(r.values) for c in clauses)]
+    batch.sort(key=lambda r: r.sort_key)
+    return batch
+
+
+def _person_rows(qs, as_of: date, villages: set[str] | None) -> Iterator[Row]:
+    """Each person's row values: its golden values, those of its household where it has none, the
+    household's number and head, and the derived elements (``element_values`` and ``add_derived``,
+    done inline: at a million rows every call counts)."""
+    core = list(CORE_FIELDS["person"].items())
+    household_core = list(CORE_FIELDS["household"].items())
+    fields = ["id", "area_code", "attributes", *(f for _c, f in core), "household_id", "household__attributes",
+              *(f"household__{f}" for _c, f in household_core)]
+    n_core = len(core)
+    first_household = 3 + n_core + 2
+    ages: dict[str, tuple[str, str] | None] = {}  # date of birth → (age, elderly): a county has few distinct dates
+    for record in _raw_rows(qs.order_by("area_code").values_list(*fields)):
+        area_code = record[1]
+        if villages is not None and area_code[:12] not in villages:
+            continue
+        attributes = record[2]
+        values = (loads(attributes) if isinstance(attributes, str) else dict(attributes)) if attributes else {}
+        for i in range(n_core):
+            value = record[3 + i]
+            if value is None or value == "":
+                continue
+            values[core[i][0]] = value if value.__class__ is str else value.isoformat() if isinstance(
+                value, date) else str(value)
+        if record[3 + n_core] is not None:  # the household's values where the person has none
+            attributes = record[4 + n_core]
+            household = ((loads(attributes) if isinstance(attributes, str) else dict(attributes))
+                         if attributes and attributes != "{}" else {})
+            for i, (code, _field) in enumerate(household_core):
+                value = record[first_household + i]
+                if value is not None and value != "":
+                    household[code] = str(value)
+            for code, value in household.items():
+                if value and not values.get(code):
+                    values[code] = value
+            values.setdefault("person.household_no", record[first_household] or "")
+            head_name = record[first_household + 1]
+            if head_name:
+                values.setdefault("person.household_head_name", head_name)
+        add_derived(values, as_of, ages)
+        order = (area_code[:12], values.get("person.household_no", "") or "\uffff",
+                 values.get("person.relation_to_head") != HEAD_RELATION, values.get("person.birth_date", ""), record[0])
+        yield Row("person", record[0], values, order, area_code)
+
+
+def _raw_rows(qs, chunk: int = 5000) -> Iterator[tuple]:
+    """The query's rows as the database driver gives them, without Django's per-value converters
+    (they cost more than the rest of a row): JSON arrives as text (decoded by the caller), dates
+    as ISO text on SQLite and as dates on PostgreSQL. A server-side cursor where the database has one."""
+    sql, params = qs.query.sql_with_params()
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while True:
+            records = cursor.fetchmany(chunk)
+            if not records:
+                return
+            yield from records
+
+
+def _other_rows(entity: str, qs, as_of: date) -> list[Row]:
     rows = []
-    if entity == "person":
-        for person, household in _plain(qs, "person", household="household"):
-            values = element_values("person", person)
-            if household is not None:
-                _fill_missing(values, element_values("household", household))
-                values.setdefault("person.household_no", household.household_no)
-                if household.head_name:
-                    values.setdefault("person.household_head_name", household.head_name)
-            rows.append(_row("person", person, values, as_of, _person_order(person, values)))
-    elif entity == "house":
+    if entity == "house":
         for house in qs.select_related("owner", "household").defer("owner__provenance", "household__provenance"):
             values = element_values("house", house)
             owner = house.owner
@@ -232,31 +340,7 @@ def population(*, entity: str, area: Area, clauses: list[Clause], as_of: date) -
     else:
         for place in qs:
             rows.append(_row("place", place, element_values("place", place), as_of, (place.code, place.pk)))
-    _area_names(rows)
-    if clauses:
-        rows = [r for r in rows if all(c.matches(r.values) for c in clauses)]
-    rows.sort(key=lambda r: r.sort_key)
     return rows
-
-
-def _plain(qs, entity: str, **related: str):
-    """Records as plain objects with the golden fields ``element_values`` reads (model instances
-    cost more than the rest of a fill), each with its related record (or None) per ``related``."""
-    own = ["id", "area_code", "attributes", *CORE_FIELDS[entity].values()]
-    fields = list(own)
-    for name, related_entity in related.items():
-        fields += [f"{name}_id"] + [f"{name}__{f}" for f in ("attributes", *CORE_FIELDS[related_entity].values())]
-    for row in qs.order_by().values(*fields).iterator(chunk_size=2000):
-        record = SimpleNamespace(pk=row["id"], **{f: row[f] for f in own})
-        others = []
-        for name, related_entity in related.items():
-            if row[f"{name}_id"] is None:
-                others.append(None)
-                continue
-            prefix = f"{name}__"
-            others.append(SimpleNamespace(pk=row[f"{name}_id"], **{
-                f: row[prefix + f] for f in ("attributes", *CORE_FIELDS[related_entity].values())}))
-        yield record, *others
 
 
 # Elements a row may get from elsewhere than its own record (its household, owner, head or area):
@@ -319,43 +403,40 @@ def _row(entity: str, obj, values: dict[str, str], as_of: date, order: tuple) ->
     return Row(entity, obj.pk, values, order, obj.area_code)
 
 
-def _area_names(rows: list[Row]) -> None:
-    """The village (所属村) and villager group (组别) a record's area code names, where no source said."""
-    wanted = {"person": ("person.village", "person.grid"), "house": ("house.village", None)}
-    codes: set[str] = set()
-    for row in rows:
-        village, group = wanted.get(row.entity, (None, None))
-        if village and not row.values.get(village) and len(row.area_code) >= 12:
-            codes.add(row.area_code[:12])
-        if group and not row.values.get(group) and len(row.area_code) > 12:
-            codes.add(row.area_code)
-    if not codes:
-        return
-    names = {code: (name, level) for code, name, level in
-             Area.objects.filter(code__in=codes).values_list("code", "name", "level")}
-    for row in rows:
-        village, group = wanted.get(row.entity, (None, None))
-        if village and not row.values.get(village):
-            found = names.get(row.area_code[:12])
-            if found and found[1] == AreaLevel.VILLAGE:
-                row.values[village] = found[0]
-        if group and not row.values.get(group):
-            found = names.get(row.area_code)
-            if found and found[1] == AreaLevel.GROUP:
-                row.values[group] = found[0]
+class _AreaNames:
+    """The village (所属村) and villager group (组别) a record's area code names, where no source
+    said: the names under the area are read once, others as rows need them."""
+
+    WANTED = {"person": ("person.village", "person.grid"), "house": ("house.village", None)}
+
+    def __init__(self, area: Area):
+        self.names: dict[str, tuple[str, int] | None] = {
+            code: (name, level) for code, name, level in
+            Area.objects.filter(area_subtree_q("code", area.prefix)).values_list("code", "name", "level")}
+
+    def _get(self, code: str) -> tuple[str, int] | None:
+        if code not in self.names:
+            found = Area.objects.filter(code=code).values_list("name", "level").first()
+            self.names[code] = tuple(found) if found else None
+        return self.names[code]
+
+    def fill(self, rows: list[Row]) -> None:
+        for row in rows:
+            village, group = self.WANTED.get(row.entity, (None, None))
+            if village and not row.values.get(village) and len(row.area_code) >= 12:
+                found = self._get(row.area_code[:12])
+                if found and found[1] == AreaLevel.VILLAGE:
+                    row.values[village] = found[0]
+            if group and not row.values.get(group) and len(row.area_code) > 12:
+                found = self._get(row.area_code)
+                if found and found[1] == AreaLevel.GROUP:
+                    row.values[group] = found[0]
 
 
 def _fill_missing(values: dict[str, str], more: dict[str, str]) -> None:
     for code, value in more.items():
         if value and not values.get(code):
             values[code] = value
-
-
-def _person_order(person: Person, values: dict[str, str]) -> tuple:
-    """Household by household, the head first, then by age (as most department rosters are kept)."""
-    household = values.get("person.household_no", "")
-    return (person.area_code[:12], household or "\uffff", values.get("person.relation_to_head") != HEAD_RELATION,
-            values.get("person.birth_date", ""), person.pk)
 
 
 def _heads(households) -> tuple[dict[int, Person], dict[int, int]]:

@@ -9,17 +9,16 @@ through the filter (``population``), writes them into the department's own layou
 The report catalog and collections build on it: ``report_draft``/``report_register`` put a
 template in the catalog (only a registered report can be sent), ``collection_send`` pre-fills one
 instance per village, ``instance_save`` takes the cadre's gap values (validated by the registry
-normaliser) and on submit writes them to the registry as report records, ``collection_workbook``
-makes the department's summary (汇总).
+normaliser) and on submit writes them to the registry as report records, ``instance_upload`` reads
+the workbook a cadre filled in Excel back the same way, ``collection_workbook`` makes the
+department's summary (汇总). Big fills stream from the database into the sheet (``parallel``).
 """
 
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-import openpyxl
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,6 +37,7 @@ from yici.registry.reconcile import recompute_golden
 from yici.reports.fill import ColumnPlan, Gap, plan_columns, prepare_writers, row_entity, write_workbook
 from yici.reports.layout import TemplateError, TemplateLayout, template_read
 from yici.reports.models import Collection, Frequency, InstanceStatus, Report, ReportInstance, ReportStatus
+from yici.reports.parallel import FillJob, fill_rows
 from yici.reports.population import (
     DERIVED,
     ENTITY_MODELS,
@@ -46,7 +46,7 @@ from yici.reports.population import (
     Row,
     check_reachable,
     parse_where,
-    population,
+    population_batches,
 )
 
 __all__ = ["FillError", "FillResult", "Prepared", "template_fill", "template_prepare", "write_prepared"]
@@ -71,6 +71,7 @@ class FillResult:
     columns: list[ColumnPlan] = field(default_factory=list)
     converted_from: str = ""
     row_keys: list[dict] = field(default_factory=list)  # [{"key", "row", "label"}] in sheet order
+    gap_count: int = 0  # gap cells, also when they were not collected
 
     def line(self) -> str:
         return _(
@@ -129,32 +130,50 @@ def row_label(row: Row) -> str:
 
 def write_prepared(prepared: Prepared, rows: list[Row], *, filename: str, area_name: str, as_of: date) -> FillResult:
     """Write ``rows`` into the prepared template (no burden counted)."""
+    layout = prepared.layout
+    outcome = write_workbook(layout, prepared.plans, rows, area_name=area_name, as_of=as_of)
+    row_keys = [{"key": r.key, "row": layout.first_data_row + i, "label": row_label(r)} for i, r in enumerate(rows)]
+    return _result(prepared, outcome, row_keys, filename=filename)
+
+
+def _result(prepared: Prepared, outcome, row_keys: list[dict], *, filename: str) -> FillResult:
     layout, plans = prepared.layout, prepared.plans
-    outcome = write_workbook(layout, plans, rows, area_name=area_name, as_of=as_of)
     mapped = [p for p in plans if p.element]
     return FillResult(
         workbook=outcome.workbook, filename=str(Path(filename).with_suffix(".xlsx")), sheet_name=layout.sheet_name,
         entity=prepared.entity, columns_total=len(layout.data_columns), columns_mapped=len(mapped),
-        cells_total=len(rows) * len(mapped), cells_filled=outcome.cells_filled, rows=len(rows), gaps=outcome.gaps,
-        columns=plans, converted_from=layout.converted_from,
-        row_keys=[{"key": r.key, "row": layout.first_data_row + i, "label": row_label(r)} for i, r in enumerate(rows)],
+        cells_total=outcome.rows * len(mapped), cells_filled=outcome.cells_filled, rows=outcome.rows,
+        gaps=outcome.gaps, columns=plans, converted_from=layout.converted_from, row_keys=row_keys,
+        gap_count=outcome.gap_count,
     )
+
+
+def fill_area(prepared: Prepared, job: FillJob, *, area: Area, area_name: str) -> FillResult:
+    """Fill the population of ``job`` in ``area`` into the prepared template, streamed from the
+    database into the sheet (``parallel.fill_rows``). Raises ``FillError``."""
+    try:
+        outcome, row_keys = fill_rows(prepared, job, area=area, area_name=area_name)
+    except TemplateError as exc:
+        raise FillError(str(exc)) from None
+    return _result(prepared, outcome, row_keys, filename=job.filename)
 
 
 @transaction.atomic
 def template_fill(*, data: bytes, filename: str, area: Area, where: str = "all", as_of: date | None = None,
                   actor=None, context: str = "", burden_context: str | None = None,
-                  record_burden: bool = True) -> FillResult:
+                  record_burden: bool = True, collect_gaps: bool = True) -> FillResult:
     """Fill the template ``data`` (.xlsx or .xls) with the golden records of ``area``'s subtree that
     ``where`` selects (``population`` documents the grammar), ages as of ``as_of`` (default today).
 
     ``context`` is a department code whose remembered header confirmations apply; ``burden_context``
-    names the filled cells' burden counter (default: the template's title). Raises ``FillError``.
+    names the filled cells' burden counter (default: the template's title). Without
+    ``collect_gaps`` the gap cells are only counted (``gap_count``). Raises ``FillError``.
     """
     as_of = as_of or timezone.localdate()
     prepared = template_prepare(data=data, filename=filename, where=where, context=context)
-    rows = population(entity=prepared.entity, area=area, clauses=prepared.clauses, as_of=as_of)
-    result = write_prepared(prepared, rows, filename=filename, area_name=area.name, as_of=as_of)
+    job = FillJob(data=data, filename=filename, where=where, context=context, area_code=area.code, as_of=as_of,
+                  collect_gaps=collect_gaps)
+    result = fill_area(prepared, job, area=area, area_name=area.name)
     if record_burden:
         label = burden_context if burden_context is not None else (prepared.layout.title or Path(filename).stem)
         burden_record(metric=BurdenMetric.FIELDS_AUTOFILLED, count=result.cells_filled, user=actor,
@@ -273,17 +292,42 @@ def collection_send(*, report: Report, areas: list[Area], due_date: date | None 
         report=report, sent_by=actor, sent_at=now,
         due_date=due_date or (timezone.localdate() + timedelta(days=report.deadline_days)),
     )
-    for area in sorted(set(areas), key=lambda a: a.code):
-        rows = population(entity=prepared.entity, area=area, clauses=prepared.clauses, as_of=as_of)
+    _prefill_instances(collection, prepared, sorted(set(areas), key=lambda a: a.code), as_of=as_of)
+    audit_event(actor=actor, action=AuditAction.CREATE, obj=collection,
+                after={"report": report.pk, "areas": sorted(a.code for a in areas),
+                       "due_date": collection.due_date.isoformat()})
+    from yici.inbox.services import task_from_collection  # one inbox: a task per village
+
+    task_from_collection(collection=collection, actor=actor)
+    return collection
+
+
+def _prefill_instances(collection: Collection, prepared: Prepared, areas: list[Area], *, as_of: date) -> None:
+    """One pre-filled instance per village: the population is read in one query for all of them
+    (village by village), each village's rows written into its own copy of the template."""
+    report = collection.report
+    by_village = {a.code[:12]: a for a in areas}
+    common = _common_area_of(areas)
+    done: set[str] = set()
+
+    def make(area: Area, rows: list[Row]) -> None:
         result = write_prepared(prepared, rows, filename=report.template_filename, area_name=area.name, as_of=as_of)
         ReportInstance.objects.create(
             collection=collection, area=area, workbook=result.workbook, filename=result.filename,
             rows=result.row_keys, gaps=result.gaps_json() + _unmapped_gaps(result), cells_filled=result.cells_filled,
         )
-    audit_event(actor=actor, action=AuditAction.CREATE, obj=collection,
-                after={"report": report.pk, "areas": sorted(a.code for a in areas),
-                       "due_date": collection.due_date.isoformat()})
-    return collection
+        done.add(area.code)
+
+    for batch in population_batches(entity=prepared.entity, area=common, clauses=prepared.clauses, as_of=as_of,
+                                    villages=set(by_village)):
+        if prepared.entity == "person":
+            make(by_village[batch[0].area_code[:12]], batch)
+        else:  # one batch, in the entity's own order: split it by village
+            for code, area in by_village.items():
+                make(area, [r for r in batch if r.area_code[:12] == code])
+    for area in areas:  # villages without any row still get their (empty) copy
+        if area.code not in done:
+            make(area, [])
 
 
 @transaction.atomic
@@ -336,7 +380,13 @@ def instance_save(*, instance: ReportInstance, entries: dict[str, str], actor, s
     instance = ReportInstance.objects.select_for_update().select_related("collection__report").get(pk=instance.pk)
     if instance.status == InstanceStatus.SUBMITTED:
         raise ReportError(_("This report has already been submitted."))
-    specs = element_specs_from_catalog()
+    errors = _take_entries(instance, entries, element_specs_from_catalog())
+    return _save_entries(instance, errors=errors, actor=actor, submit=submit)
+
+
+def _take_entries(instance: ReportInstance, entries: dict[str, str], specs) -> dict[str, str]:
+    """Lay ``entries`` (``cell_id`` → text) over the instance's typed values, gap cells only;
+    returns the rejected cells' reasons (a rejected cell keeps its former value)."""
     values, unmapped = dict(instance.values), dict(instance.unmapped_values)
     errors: dict[str, str] = {}
     for gap in instance.gaps:
@@ -349,13 +399,11 @@ def instance_save(*, instance: ReportInstance, entries: dict[str, str], actor, s
         if not raw:
             row.pop(gap["column"], None)
         elif gap["element"]:
-            spec = specs.get(gap["element"])
-            normalized = normalize(spec, raw) if spec is not None else None
-            if normalized is None or not normalized.ok or not normalized.value:
-                reasons = [i.message for i in (normalized.issues if normalized else ()) if i.level == ERROR]
-                errors[cid] = "; ".join(reasons) or _("This value cannot be read.")
+            value, error = validate_value(specs, gap["element"], raw)
+            if error:
+                errors[cid] = error
                 continue
-            row[gap["column"]] = normalized.value
+            row[gap["column"]] = value
         else:
             row[gap["column"]] = raw[:500]
         if row:
@@ -363,7 +411,27 @@ def instance_save(*, instance: ReportInstance, entries: dict[str, str], actor, s
         else:
             target.pop(gap["key"], None)
     instance.values, instance.unmapped_values = values, unmapped
-    typed = sum(len(v) for v in values.values()) + sum(len(v) for v in unmapped.values())
+    return errors
+
+
+def validate_value(specs, element: str, raw: str) -> tuple[str, str]:
+    """The registry spelling of ``raw`` for ``element`` and "", or "" and why it is rejected (the
+    registry normaliser: ID check digits, dates, phone numbers, code lists …)."""
+    spec = specs.get(element)
+    normalized = normalize(spec, raw) if spec is not None else None
+    if normalized is None or not normalized.ok or not normalized.value:
+        reasons = [i.message for i in (normalized.issues if normalized else ()) if i.level == ERROR]
+        return "", "; ".join(reasons) or _("This value cannot be read.")
+    return normalized.value, ""
+
+
+def _typed_count(instance: ReportInstance) -> int:
+    return (sum(len(v) for v in instance.values.values()) + sum(len(v) for v in instance.unmapped_values.values())
+            + sum(len(v) for v in instance.corrections.values()))
+
+
+def _save_entries(instance: ReportInstance, *, errors: dict[str, str], actor, submit: bool) -> EntryResult:
+    typed = _typed_count(instance)
     submitted = submit and not errors
     if submitted:
         _write_registry(instance, actor)
@@ -381,6 +449,114 @@ def instance_save(*, instance: ReportInstance, entries: dict[str, str], actor, s
     return EntryResult(errors=errors, typed=typed, submitted=submitted)
 
 
+# --- the workbook uploaded back -------------------------------------------------------------------
+
+@dataclass
+class UploadResult:
+    taken: int  # values taken into gap cells
+    corrections: int  # pre-filled values changed, kept as proposed corrections
+    unchanged: int  # rows read that changed nothing
+    cleared: int  # pre-filled cells emptied in the workbook: not taken (a blank does not remove a value)
+    rows: int  # rows matched
+    rejected: list[str] = field(default_factory=list)  # "row 7, 联系电话: reason"
+    unmatched: list[str] = field(default_factory=list)
+    submitted: bool = False
+
+
+@transaction.atomic
+def instance_upload(*, instance: ReportInstance, data: bytes, filename: str, actor,
+                    submit: bool = False) -> UploadResult:
+    """Read the workbook the cadre filled (the downloaded one) back into the instance.
+
+    The rows are matched to the rows Yici wrote (``upload.read_upload`` explains how; rows it
+    cannot place are reported, not guessed). Gap cells with a value are taken exactly as typed on
+    the gap page — mapped columns checked by the registry normaliser, a failing value rejected
+    with its row and column, the rest kept — and columns without an element kept with the
+    instance. A changed pre-filled value of a mapped column, checked the same way, is kept as a
+    proposed correction: on submit it becomes a report record like the typed values, and the
+    registry's survivorship decides whether it replaces the golden value. Cells Yici filled and
+    the cadre left alone change nothing. A wrong file (not an .xlsx, damaged, password-protected,
+    another template) raises ``ReportError`` and nothing is stored.
+    """
+    from yici.reports.upload import UploadError, read_upload
+
+    instance = ReportInstance.objects.select_for_update().select_related("collection__report__department",
+                                                                         "area").get(pk=instance.pk)
+    if instance.status == InstanceStatus.SUBMITTED:
+        raise ReportError(_("This report has already been submitted."))
+    report = instance.collection.report
+    try:
+        prepared = template_prepare(data=template_bytes(report), filename=report.template_filename,
+                                    where=report.population_filter, context=report.department.code)
+    except FillError as exc:
+        raise ReportError(str(exc)) from None
+    try:
+        read = read_upload(data, own=bytes(instance.workbook), layout=prepared.layout, plans=prepared.plans,
+                           entity=prepared.entity, row_keys=instance.rows)
+    except UploadError as exc:
+        raise ReportError(str(exc), field="file") from None
+    gaps = {(g["key"], g["column"]): g for g in instance.gaps}
+    plans = {p.letter: p for p in prepared.plans}
+    specs = element_specs_from_catalog()
+    entries: dict[str, str] = {}
+    where: dict[str, tuple[int, str]] = {}  # cell id → (their row, header) for the messages
+    corrections = {key: dict(cells) for key, cells in instance.corrections.items()}
+    result = UploadResult(taken=0, corrections=0, unchanged=0, cleared=0, rows=len(read.rows),
+                          unmatched=read.unmatched)
+    for row in read.rows:
+        changed = False
+        for letter, text in row.cells.items():
+            plan = plans.get(letter)
+            gap = gaps.get((row.key, letter))
+            if gap is not None:
+                if text:
+                    cid = cell_id(row.key, letter)
+                    entries[cid] = text
+                    where[cid] = (row.sheet_row, gap["header"])
+                    changed = True
+                continue
+            if plan is None or not plan.element:
+                continue
+            before = row.before.get(letter, "")
+            if _same(text, before):
+                continue
+            if not text:
+                result.cleared += 1
+                continue
+            value, error = validate_value(specs, plan.element, text)
+            if error:
+                result.rejected.append(_("Row %(row)d, %(header)s: %(reason)s")
+                                       % {"row": row.sheet_row, "header": plan.column.header_text, "reason": error})
+                continue
+            if _same(value, before):
+                continue  # the same value spelled otherwise (a date, a phone with spaces)
+            corrections.setdefault(row.key, {})[letter] = {"value": value, "was": before, "element": plan.element}
+            result.corrections += 1
+            changed = True
+        if not changed:
+            result.unchanged += 1
+    errors = _take_entries(instance, entries, specs)
+    for cid, reason in errors.items():
+        sheet_row, header = where[cid]
+        result.rejected.append(_("Row %(row)d, %(header)s: %(reason)s")
+                               % {"row": sheet_row, "header": header, "reason": reason})
+    result.taken = len(entries) - len(errors)
+    instance.corrections = corrections
+    instance.uploaded_at, instance.upload_filename = timezone.now(), Path(filename).name[:255]
+    audit_event(actor=actor, action=AuditAction.UPDATE, obj=instance, after={
+        "uploaded": instance.upload_filename, "taken": result.taken, "corrections": result.corrections,
+        "rejected": len(result.rejected), "unmatched": len(result.unmatched)})
+    # A rejected value keeps the instance open (as on the gap page): the cadre corrects it first.
+    saved = _save_entries(instance, errors={"upload": "rejected"} if result.rejected else {}, actor=actor,
+                          submit=submit)
+    result.submitted = saved.submitted
+    return result
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
 def _golden(entity: str, pk: int):
     """The golden record ``pk`` or, if it has been merged since, the one it was merged into."""
     model = ENTITY_MODELS[entity]
@@ -396,10 +572,17 @@ def _write_registry(instance: ReportInstance, actor) -> None:
     """One report record per golden record the typed values describe, linked directly, then the
     golden values recomputed."""
     elements = {(g["key"], g["column"]): g["element"] for g in instance.gaps if g["element"]}
+    typed: dict[str, dict[str, str]] = {key: dict(cells) for key, cells in instance.values.items()}
+    # Corrections of pre-filled values (an uploaded workbook's): report records like the rest —
+    # survivorship decides whether they change the golden value.
+    for key, cells in instance.corrections.items():
+        for letter, correction in cells.items():
+            elements[(key, letter)] = correction["element"]
+            typed.setdefault(key, {})[letter] = correction["value"]
     report = instance.collection.report
     now = timezone.now()
     touched: dict[str, set[int]] = defaultdict(set)
-    for key, cells in instance.values.items():
+    for key, cells in typed.items():
         entity, _sep, pk = key.partition(":")
         obj = _golden(entity, int(pk)) if pk.isdigit() and entity in ENTITY_MODELS else None
         if obj is None:
@@ -463,61 +646,51 @@ def collection_workbook(*, collection: Collection, per_village: bool = False, as
     """
     report = collection.report
     as_of = as_of or timezone.localdate()
-    instances = list(collection.instances.select_related("area").order_by("area__code"))
+    # (Not the instances' workbooks, rows and gaps: at a county's size they are the bulk of the data.)
+    instances = list(collection.instances.select_related("area").defer("workbook", "rows", "gaps")
+                     .order_by("area__code"))
+    data = template_bytes(report)
     try:
-        prepared = template_prepare(data=template_bytes(report), filename=report.template_filename,
+        prepared = template_prepare(data=data, filename=report.template_filename,
                                     where=report.population_filter, context=report.department.code)
     except FillError as exc:
         raise ReportError(str(exc)) from None
-    by_letter = {p.letter: p for p in prepared.plans}
-    all_rows: list[Row] = []
-    unmapped: list[dict[str, str]] = []  # per row: letter → typed text
-    per_area: list[tuple[Area, int, int]] = []
-    for instance in instances:
-        rows = population(entity=prepared.entity, area=instance.area, clauses=prepared.clauses, as_of=as_of)
-        start = len(all_rows)
-        for row in rows:
-            for letter, value in instance.values.get(row.key, {}).items():
-                plan = by_letter.get(letter)
-                if plan is not None and plan.element:
-                    row.values[plan.element] = value
-            all_rows.append(row)
-            unmapped.append(instance.unmapped_values.get(row.key, {}))
-        per_area.append((instance.area, start, len(all_rows)))
     common = _common_area(instances)
-    result = write_prepared(prepared, all_rows, filename=report.template_filename,
-                            area_name=common.name if common else "", as_of=as_of)
+    if common is None:
+        raise ReportError(_("This collection has no villages."))
+    # The typed values of every instance, laid over its village's rows (columns without an
+    # element too); one population query for the whole collection, streamed into the sheet.
+    typed: dict[str, dict[str, dict[str, str]]] = {}
+    for instance in instances:
+        by_key = typed.setdefault(instance.area.code[:12], {})
+        for source in (instance.values, instance.unmapped_values):
+            for key, cells in source.items():
+                by_key.setdefault(key, {}).update(cells)
+    job = FillJob(data=data, filename=report.template_filename, where=report.population_filter,
+                  context=report.department.code, area_code=common.code, as_of=as_of,
+                  villages={i.area.code[:12] for i in instances}, collect_gaps=False, typed=typed,
+                  per_village={i.area.code[:12]: i.area.name for i in instances} if per_village else None,
+                  area_names={i.area.code[:12]: i.area.name for i in instances})
+    try:
+        result = fill_area(prepared, job, area=common, area_name=common.name)
+    except FillError as exc:
+        raise ReportError(str(exc)) from None
     workbook = result.workbook
-    # Re-opening with openpyxl costs far more than the fast write itself: only when there is
-    # something to lay over the rows (typed values of columns without an element) or to split.
-    if per_village or any(unmapped):
-        book = openpyxl.load_workbook(io.BytesIO(result.workbook))
-        ws = book[result.sheet_name]
-        first = prepared.layout.first_data_row
-        for i, typed in enumerate(unmapped):
-            for letter, text in typed.items():
-                ws[f"{letter}{first + i}"] = text
-        if per_village:
-            for area, start, end in per_area:
-                sheet = book.copy_worksheet(ws)
-                sheet.title = area.name[:31]
-                keep = set(range(first + start, first + end))
-                for r in range(first + len(all_rows) - 1, first - 1, -1):
-                    if r not in keep:
-                        sheet.delete_rows(r)
-        out = io.BytesIO()
-        book.save(out)
-        workbook = out.getvalue()
-    audit_event(actor=actor, action=AuditAction.EXPORT, obj=collection, after={"rows": len(all_rows)})
+    audit_event(actor=actor, action=AuditAction.EXPORT, obj=collection, after={"rows": result.rows})
     name = f"{Path(report.template_filename).stem}-汇总.xlsx"
-    return Consolidated(workbook, name, len(all_rows))
+    return Consolidated(workbook, name, result.rows)
 
 
 def _common_area(instances: list[ReportInstance]) -> Area | None:
     """The smallest area holding every village of the collection (the 填报单位 of the summary)."""
-    if not instances:
+    return _common_area_of([i.area for i in instances])
+
+
+def _common_area_of(areas: list[Area]) -> Area | None:
+    if not areas:
         return None
-    area = instances[0].area
-    while area is not None and not all(i.area.code.startswith(area.prefix) for i in instances):
+    area = areas[0]
+    while area is not None and not all(a.code.startswith(area.prefix) for a in areas):
         area = area.parent
     return area
+

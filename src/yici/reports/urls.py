@@ -16,4 +16,5 @@ urlpatterns = [
     path("mine/", views.my_instances, name="my_instances"),
     path("mine/<int:pk>/", views.instance_detail, name="instance_detail"),
     path("mine/<int:pk>/download/", views.instance_download, name="instance_download"),
+    path("mine/<int:pk>/upload/", views.instance_upload, name="instance_upload"),
 ]

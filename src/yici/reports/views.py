@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from yici.reports import selectors, services
-from yici.reports.forms import ReportForm, SendForm
+from yici.reports.forms import ReportForm, SendForm, UploadForm
 from yici.reports.models import InstanceStatus, ReportStatus
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -186,11 +186,67 @@ def instance_detail(request, pk: int):
             return redirect("reports:instance_detail", instance.pk)
         messages.error(request, _("Some values could not be accepted; the others were kept."))
         instance.refresh_from_db()
-    groups = _groups(instance, posted, errors)
+    return _instance_page(request, instance, posted=posted, errors=errors)
+
+
+MAX_MESSAGES = 30
+
+
+def _instance_page(request, instance, *, posted=None, errors=None, upload_form=None):
+    groups = _groups(instance, posted or {}, errors or {})
+    corrections = [
+        {"label": labels_of(instance).get(key, key), "header": headers_of(instance).get(letter, letter), **c}
+        for key, cells in instance.corrections.items() for letter, c in cells.items()
+    ]
     return render(request, "reports/instance_detail.html", {
         "instance": instance, "report": instance.collection.report, "groups": groups,
         "open": instance.status != InstanceStatus.SUBMITTED, "rows": len(instance.rows),
+        "upload_form": upload_form or UploadForm(), "corrections": corrections,
     })
+
+
+def labels_of(instance) -> dict[str, str]:
+    return {r["key"]: r["label"] for r in instance.rows}
+
+
+def headers_of(instance) -> dict[str, str]:
+    return {c["letter"]: c["header"] for c in instance.collection.report.columns}
+
+
+@login_required
+@require_POST
+def instance_upload(request, pk: int):
+    instance = selectors.instance_for_user(user=request.user, pk=pk)
+    if instance.status == InstanceStatus.SUBMITTED:
+        messages.error(request, _("This report has already been submitted."))
+        return redirect("reports:instance_detail", instance.pk)
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _instance_page(request, instance, upload_form=form)
+    upload = form.cleaned_data["file"]
+    try:
+        result = services.instance_upload(instance=instance, data=upload.read(), filename=upload.name,
+                                          actor=request.user)
+    except services.ReportError as exc:
+        form.add_error("file", str(exc))
+        return _instance_page(request, instance, upload_form=form)
+    summary = _("Read %(file)s — rows matched: %(rows)d; values taken: %(taken)d; proposed corrections: "
+                "%(corrections)d; rejected: %(rejected)d; rows not taken: %(unmatched)d.") % {
+        "file": upload.name, "rows": result.rows, "taken": result.taken, "corrections": result.corrections,
+        "rejected": len(result.rejected), "unmatched": len(result.unmatched)}
+    if result.rejected or result.unmatched:
+        messages.warning(request, summary + " " + _("The accepted values were kept; correct the others below."))
+    else:
+        messages.success(request, summary + " " + _("Check the values below, then submit."))
+    problems = result.rejected + result.unmatched
+    for line in problems[:MAX_MESSAGES]:
+        messages.warning(request, line)
+    if len(problems) > MAX_MESSAGES:
+        messages.warning(request, _("… and %(n)d more.") % {"n": len(problems) - MAX_MESSAGES})
+    if result.cleared:
+        messages.info(request, _("%(n)d pre-filled cells were emptied in the workbook; a blank cell does not remove "
+                                 "a registry value, so they were left as they are.") % {"n": result.cleared})
+    return redirect("reports:instance_detail", instance.pk)
 
 
 @login_required

@@ -48,8 +48,9 @@ class Command(BaseCommand):
         out = Path(options["out"])
         if not out.is_dir() and out.suffix.lower() != ".xlsx":
             raise CommandError(_("--out %(out)s must be an .xlsx file or an existing folder") % {"out": out})
-        try:
-            result = template_fill(data=data, filename=path.name, area=area, where=options["where"], as_of=as_of)
+        try:  # the gap cells are listed only when asked (a county has a million of them)
+            result = template_fill(data=data, filename=path.name, area=area, where=options["where"], as_of=as_of,
+                                   collect_gaps=bool(options["gaps"]))
         except FillError as exc:
             message = " ".join(str(exc).split())
             raise CommandError(_("%(file)s: %(message)s Nothing was written.") % {"file": path.name, "message": message}) from None
