@@ -9,7 +9,7 @@ from yici.accounts.models import Area
 from yici.catalog.models import Entity
 from yici.exchange import uploads
 from yici.exchange.imports import ENTITIES, PlannedColumn
-from yici.exchange.selectors import line_system_list
+from yici.exchange.selectors import element_choices, line_system_list
 
 NOT_A_FIELD = ""
 
@@ -106,3 +106,84 @@ class MappingForm(forms.Form):
     def choices(self) -> dict[str, str | None]:
         """Column letter → chosen element code (None: not a registry field)."""
         return {c.letter: self.cleaned_data.get(self.field_name(c)) or None for c in self.columns}
+
+
+# --- line systems --------------------------------------------------------------------------------------
+
+class LineSystemForm(forms.Form):
+    code = forms.SlugField(label=_("Code"), max_length=60, help_text=_("Letters, digits, - and _; e.g. zhujian-housing"))
+    name = forms.CharField(label=_("Name"), max_length=200)
+    department = forms.ChoiceField(label=_("Department"), required=False)
+    contact_name = forms.CharField(label=_("Contact person"), max_length=100, required=False)
+    contact_phone = forms.CharField(label=_("Contact phone"), max_length=40, required=False)
+    contact_email = forms.EmailField(label=_("Contact email"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        from yici.accounts.models import Department
+
+        super().__init__(*args, **kwargs)
+        self.fields["department"].choices = [("", "—")] + [(d.code, d.name) for d in Department.objects.all()]
+
+
+class EndpointForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Connector"))
+    url = forms.CharField(label=_("URL"), max_length=500, required=False,
+                          help_text=_("Where changes are sent (not needed for spreadsheets)"))
+    secret = forms.CharField(label=_("Signing secret"), required=False, max_length=200,
+                             widget=forms.PasswordInput(render_value=False),
+                             help_text=_("Stored encrypted and never shown again; leave blank to keep the current one"))
+    timeout_seconds = forms.FloatField(label=_("Timeout (seconds)"), initial=10.0, min_value=0.5, max_value=120)
+    max_attempts = forms.IntegerField(label=_("Attempts before giving up"), initial=8, min_value=1, max_value=100)
+    batch_size = forms.IntegerField(label=_("Batch size"), initial=1, min_value=1, max_value=1000,
+                                    help_text=_("More than 1: the system takes arrays"))
+    period = forms.ChoiceField(label=_("Workbook period"), required=False,
+                               choices=[("month", _("month")), ("week", _("week")), ("day", _("day"))])
+    drop_dir = forms.CharField(label=_("Drop folder"), required=False, max_length=500,
+                               help_text=_("Blank: var/drop/<code>"))
+    active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+    def __init__(self, *args, **kwargs):
+        from yici.exchange.connectors import CONNECTORS
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [(k, k) for k in CONNECTORS]
+        self.fields["url"].widget.attrs["inputmode"] = "url"
+
+
+class FieldMappingForm(forms.Form):
+    element_code = forms.ChoiceField(label=_("Element"))
+    field_name = forms.CharField(label=_("Their field"), max_length=100)
+    transform = forms.ChoiceField(label=_("Transform"), required=False)
+    date_format = forms.CharField(label=_("Date format"), max_length=40, required=False,
+                                  help_text=_("strftime, e.g. %Y%m%d"))
+    part = forms.ChoiceField(label=_("Address part"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        from yici.exchange.models_outbox import AddressPart, ValueTransform
+
+        super().__init__(*args, **kwargs)
+        self.fields["element_code"].choices = [(c, f"{n} ({c})") for c, n, _e in element_choices()]
+        self.fields["transform"].choices = ValueTransform.choices
+        self.fields["part"].choices = [("", "—"), *AddressPart.choices]
+
+
+class SubscriptionForm(forms.Form):
+    entity = forms.ChoiceField(label=_("Entity"))
+    elements = forms.CharField(label=_("Elements"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                               help_text=_("Catalog codes separated by commas or spaces; blank: every mapped element"))
+    area_prefix = forms.CharField(label=_("Area"), required=False, max_length=18,
+                                  help_text=_("An area code: only records in that area; blank: everywhere"))
+    active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+    def __init__(self, *args, **kwargs):
+        from yici.exchange.models_outbox import ENTITY_CHOICES
+
+        super().__init__(*args, **kwargs)
+        self.fields["entity"].choices = ENTITY_CHOICES
+
+    def element_list(self) -> list[str]:
+        return [e for e in self.cleaned_data.get("elements", "").replace(",", " ").split() if e]
+
+
+class TemplateUploadForm(forms.Form):
+    file = forms.FileField(label=_("Import template (.xlsx)"))

@@ -15,6 +15,9 @@ class LineSystem(models.Model):
         verbose_name=_("department"),
     )
     description = models.TextField(_("description"), blank=True)
+    contact_name = models.CharField(_("contact person"), max_length=100, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=40, blank=True)
+    contact_email = models.EmailField(_("contact email"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -71,12 +74,19 @@ class ImportBatch(models.Model):
 
 # Share once: endpoints, subscriptions, the outbox and deliveries (kept in their own module).
 from yici.exchange.models_outbox import (  # noqa: E402, F401
+    BreakerState,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
     FieldMapping,
+    InboundChange,
+    InboundStatus,
     LineSystemEndpoint,
+    MachineNonce,
     OutboxEvent,
+    PullRead,
+    SpreadsheetExport,
+    SpreadsheetRow,
     Subscription,
     ValueTransform,
 )

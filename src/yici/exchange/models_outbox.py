@@ -11,6 +11,14 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 ENTITY_CHOICES = [("person", _("person")), ("household", _("household")), ("house", _("house")), ("place", _("place"))]
+# Deliveries also carry user accounts to line systems (provisioning, one-account issue).
+DELIVERY_ENTITY_CHOICES = [*ENTITY_CHOICES, ("account", _("account"))]
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", _("Closed (sending)")
+    OPEN = "open", _("Open (paused after failures)")
+    HALF_OPEN = "half-open", _("Half-open (trying again)")
 
 
 class LineSystemEndpoint(models.Model):
@@ -20,19 +28,44 @@ class LineSystemEndpoint(models.Model):
         "exchange.LineSystem", on_delete=models.CASCADE, related_name="endpoint", verbose_name=_("system")
     )
     kind = models.CharField(_("connector"), max_length=40, default="http-json")
-    url = models.URLField(_("URL"), max_length=500)
-    # Shared HMAC secret. TODO(share-once): store encrypted (no crypto library in the environment yet).
-    secret = models.CharField(_("signing secret"), max_length=200, blank=True)
+    url = models.URLField(_("URL"), max_length=500, blank=True)
+    # The shared HMAC secret, encrypted at rest (``yici.common.crypto``); read it through ``secret``.
+    secret_encrypted = models.TextField(_("signing secret (encrypted)"), blank=True, default="")
+    # Settings of the connector kind beyond URL and secret (e.g. ``batch_size``, ``drop_dir``).
+    config = models.JSONField(_("connector settings"), default=dict, blank=True)
     timeout_seconds = models.FloatField(_("timeout (seconds)"), default=10.0)
     max_attempts = models.PositiveSmallIntegerField(_("attempts before giving up"), default=8)
     active = models.BooleanField(_("active"), default=True)
+    # Circuit breaker: after ``BREAKER_THRESHOLD`` transient failures in a row the system is left
+    # alone until ``breaker_open_until``; then one round is tried (half-open).
+    breaker_failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    breaker_open_until = models.DateTimeField(_("paused until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("line system endpoint")
         verbose_name_plural = _("line system endpoints")
 
     def __str__(self) -> str:
-        return f"{self.system.code} → {self.url}"
+        return f"{self.system.code} → {self.url or self.kind}"
+
+    @property
+    def secret(self) -> str:
+        from yici.common.crypto import decrypt
+
+        return decrypt(self.secret_encrypted) if self.secret_encrypted else ""
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        from yici.common.crypto import encrypt
+
+        self.secret_encrypted = encrypt(value) if value else ""
+
+    def breaker_state(self, now=None) -> str:
+        from django.utils import timezone
+
+        if self.breaker_open_until is None:
+            return BreakerState.CLOSED
+        return BreakerState.OPEN if self.breaker_open_until > (now or timezone.now()) else BreakerState.HALF_OPEN
 
 
 class Subscription(models.Model):
@@ -59,6 +92,16 @@ class ValueTransform(models.TextChoices):
     NONE = "", _("as is")
     CODE = "code", _("code-list label → code")
     DATE = "date", _("date in the system's format")
+    ADDRESS_PART = "address_part", _("one part of an address")
+
+
+class AddressPart(models.TextChoices):
+    PROVINCE = "province", _("province (省)")
+    CITY = "city", _("city (市)")
+    COUNTY = "county", _("county (县/区)")
+    TOWNSHIP = "township", _("township (乡/镇/街道)")
+    VILLAGE = "village", _("village (村/社区)")
+    REST = "rest", _("the rest (组, 号 …)")
 
 
 class FieldMapping(models.Model):
@@ -69,13 +112,15 @@ class FieldMapping(models.Model):
     )
     element_code = models.CharField(_("element"), max_length=100)
     field_name = models.CharField(_("their field"), max_length=100)
-    transform = models.CharField(_("transform"), max_length=10, choices=ValueTransform.choices, blank=True, default="")
+    transform = models.CharField(_("transform"), max_length=20, choices=ValueTransform.choices, blank=True, default="")
     date_format = models.CharField(_("date format"), max_length=40, blank=True, help_text=_("strftime, e.g. %Y%m%d"))
+    # With ``ADDRESS_PART``: which part of the address this field holds (one element, several fields).
+    part = models.CharField(_("address part"), max_length=10, choices=AddressPart.choices, blank=True, default="")
 
     class Meta:
         verbose_name = _("field mapping")
         verbose_name_plural = _("field mappings")
-        constraints = [models.UniqueConstraint(fields=["system", "element_code"], name="exchange_fieldmapping_once")]
+        constraints = [models.UniqueConstraint(fields=["system", "field_name"], name="exchange_fieldmapping_field_once")]
 
     def __str__(self) -> str:
         return f"{self.system.code}: {self.element_code} → {self.field_name}"
@@ -107,7 +152,7 @@ class OutboxEvent(models.Model):
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Waiting")
-    SENT = "sent", _("Sent")
+    SENT = "sent", _("Delivered")
     FAILED = "failed", _("Refused")  # permanent: the system said no
     DEAD = "dead", _("Gave up")  # transient failures until the attempts ran out
 
@@ -115,11 +160,13 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """One record version for one line system, in that system's vocabulary."""
 
-    event = models.ForeignKey(OutboxEvent, on_delete=models.PROTECT, related_name="deliveries", verbose_name=_("event"))
+    # Empty for deliveries that do not come from a registry change (account provisioning).
+    event = models.ForeignKey(OutboxEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="deliveries",
+                              verbose_name=_("event"))
     system = models.ForeignKey(
         "exchange.LineSystem", on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("system")
     )
-    entity = models.CharField(_("entity"), max_length=20, choices=ENTITY_CHOICES)
+    entity = models.CharField(_("entity"), max_length=20, choices=DELIVERY_ENTITY_CHOICES)
     golden_id = models.BigIntegerField(_("golden ID"))
     version = models.PositiveIntegerField(_("version"))
     payload = models.JSONField(_("payload"), default=dict)
@@ -166,3 +213,108 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error[:40]}"
+
+
+class PullRead(models.Model):
+    """A line system read a record through the pull API: who, what, why."""
+
+    system = models.ForeignKey("exchange.LineSystem", on_delete=models.CASCADE, related_name="pull_reads",
+                               verbose_name=_("system"))
+    entity = models.CharField(_("entity"), max_length=20, choices=ENTITY_CHOICES)
+    golden_id = models.BigIntegerField(_("golden ID"))
+    purpose = models.CharField(_("purpose"), max_length=200)
+    fields = models.JSONField(_("fields returned"), default=list)
+    read_at = models.DateTimeField(_("read at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("pull read")
+        verbose_name_plural = _("pull reads")
+
+    def __str__(self) -> str:
+        return f"{self.system_id} read {self.entity}#{self.golden_id}: {self.purpose}"
+
+
+class InboundStatus(models.TextChoices):
+    APPLIED = "applied", _("Applied")
+    REJECTED = "rejected", _("Rejected")
+
+
+class InboundChange(models.Model):
+    """A change a line system sent back, kept once per (system, idempotency key)."""
+
+    system = models.ForeignKey("exchange.LineSystem", on_delete=models.CASCADE, related_name="inbound_changes",
+                               verbose_name=_("system"))
+    key = models.CharField(_("idempotency key"), max_length=100)
+    entity = models.CharField(_("entity"), max_length=20, choices=ENTITY_CHOICES)
+    golden_id = models.BigIntegerField(_("golden ID"), null=True, blank=True)
+    payload = models.JSONField(_("payload"), default=dict)
+    # What the change meant in Yici's vocabulary (element code → value), for echo suppression.
+    values = models.JSONField(_("values"), default=dict)
+    status = models.CharField(_("status"), max_length=10, choices=InboundStatus.choices)
+    result = models.JSONField(_("answer"), default=dict)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("inbound change")
+        verbose_name_plural = _("inbound changes")
+        constraints = [models.UniqueConstraint(fields=["system", "key"], name="exchange_inbound_once")]
+        indexes = [models.Index(fields=["system", "entity", "golden_id"], name="exchange_inbound_record")]
+
+    def __str__(self) -> str:
+        return f"{self.system_id}: {self.key} ({self.status})"
+
+
+class MachineNonce(models.Model):
+    """Signatures of machine requests already seen, so a captured request cannot be replayed."""
+
+    signature = models.CharField(max_length=80, unique=True)
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.signature[:20]
+
+
+class SpreadsheetRow(models.Model):
+    """A record's latest subscribed values waiting for a spreadsheet system's next workbook."""
+
+    system = models.ForeignKey("exchange.LineSystem", on_delete=models.CASCADE, related_name="spreadsheet_rows")
+    period = models.CharField(_("period"), max_length=10)
+    entity = models.CharField(_("entity"), max_length=20, choices=ENTITY_CHOICES)
+    golden_id = models.BigIntegerField(_("golden ID"))
+    version = models.PositiveIntegerField(_("version"))
+    data = models.JSONField(_("values"), default=dict)
+    staged_at = models.DateTimeField(_("staged"))
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("staged spreadsheet row")
+        verbose_name_plural = _("staged spreadsheet rows")
+        constraints = [
+            models.UniqueConstraint(fields=["system", "period", "entity", "golden_id"], name="exchange_sheet_row_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system_id} {self.period}: {self.entity}#{self.golden_id} v{self.version}"
+
+
+class SpreadsheetExport(models.Model):
+    """One workbook made for a spreadsheet system: kept for download and written to its drop folder."""
+
+    system = models.ForeignKey("exchange.LineSystem", on_delete=models.CASCADE, related_name="spreadsheet_exports",
+                               verbose_name=_("system"))
+    period = models.CharField(_("period"), max_length=10)
+    filename = models.CharField(_("file"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    drop_path = models.CharField(_("written to"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("made"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("spreadsheet export")
+        verbose_name_plural = _("spreadsheet exports")
+
+    def __str__(self) -> str:
+        return self.filename

@@ -137,3 +137,124 @@ def plan_preview(plan, *, samples: int = 3) -> list[ColumnPreview]:
 def element_choices() -> list[tuple[str, str, str]]:
     """(code, Chinese name, entity) of every catalog element, in catalog order, for the mapping select."""
     return list(DataElement.objects.order_by("order", "code").values_list("code", "name_zh", "entity"))
+
+
+# --- line systems: who may see them, their health, where a fact went ---------------------------------
+
+# County admins manage line systems; department staff see their own department's.
+SYSTEM_VIEW_ROLES = frozenset({Role.COUNTY_ADMIN, Role.DEPARTMENT_STAFF})
+SYSTEM_MANAGE_ROLES = frozenset({Role.COUNTY_ADMIN})
+
+
+def can_manage_systems(user: User) -> bool:
+    return user.is_authenticated and user.role in SYSTEM_MANAGE_ROLES
+
+
+def line_systems_for(*, user: User) -> QuerySet[LineSystem]:
+    if not user.is_authenticated or user.role not in SYSTEM_VIEW_ROLES:
+        return LineSystem.objects.none()
+    systems = LineSystem.objects.select_related("department", "endpoint").order_by("code")
+    if user.role == Role.DEPARTMENT_STAFF:
+        systems = systems.filter(department_id=user.department_id) if user.department_id else systems.none()
+    return systems
+
+
+@dataclass
+class SystemHealth:
+    system: LineSystem
+    kind: str
+    active: bool
+    breaker: str
+    breaker_label: str
+    pending: int
+    dead: int
+    refused: int
+    sent_24h: int
+    attempts_24h: int
+    success_rate: float | None  # share of attempts in the last 24 h that were accepted
+    lag_seconds: float | None  # how long the oldest waiting delivery has waited
+    last_sent_at: object
+
+
+def system_health(systems) -> list[SystemHealth]:
+    """Health of each system in a fixed number of queries (not one per system)."""
+    from datetime import timedelta
+
+    from django.db.models import Count, Max, Min
+    from django.utils import timezone
+
+    from yici.exchange.models_outbox import BreakerState, Delivery, DeliveryAttempt, DeliveryStatus
+
+    systems = list(systems)
+    ids = [s.pk for s in systems]
+    now = timezone.now()
+    since = now - timedelta(hours=24)
+    counts: dict[tuple[int, str], int] = {}
+    for row in Delivery.objects.filter(system_id__in=ids).values("system_id", "status").annotate(n=Count("id")):
+        counts[(row["system_id"], row["status"])] = row["n"]
+    oldest = dict(Delivery.objects.filter(system_id__in=ids, status=DeliveryStatus.PENDING).values("system_id")
+                  .annotate(first=Min("created_at")).values_list("system_id", "first"))
+    last_sent = dict(Delivery.objects.filter(system_id__in=ids, status=DeliveryStatus.SENT).values("system_id")
+                     .annotate(last=Max("sent_at")).values_list("system_id", "last"))
+    attempts: dict[int, tuple[int, int]] = {}
+    for row in (DeliveryAttempt.objects.filter(delivery__system_id__in=ids, started_at__gte=since)
+                .values("delivery__system_id", "ok").annotate(n=Count("id"))):
+        total, ok = attempts.get(row["delivery__system_id"], (0, 0))
+        attempts[row["delivery__system_id"]] = (total + row["n"], ok + (row["n"] if row["ok"] else 0))
+    sent_24h = dict(Delivery.objects.filter(system_id__in=ids, sent_at__gte=since).values("system_id")
+                    .annotate(n=Count("id")).values_list("system_id", "n"))
+    labels = dict(BreakerState.choices)
+    out = []
+    for system in systems:
+        endpoint = getattr(system, "endpoint", None)
+        breaker = endpoint.breaker_state(now) if endpoint else BreakerState.CLOSED
+        total, ok = attempts.get(system.pk, (0, 0))
+        first = oldest.get(system.pk)
+        out.append(SystemHealth(
+            system=system, kind=endpoint.kind if endpoint else "", active=bool(endpoint and endpoint.active),
+            breaker=breaker, breaker_label=labels[breaker],
+            pending=counts.get((system.pk, DeliveryStatus.PENDING), 0),
+            dead=counts.get((system.pk, DeliveryStatus.DEAD), 0),
+            refused=counts.get((system.pk, DeliveryStatus.FAILED), 0),
+            sent_24h=sent_24h.get(system.pk, 0), attempts_24h=total,
+            success_rate=(ok / total) if total else None,
+            lag_seconds=(now - first).total_seconds() if first else None,
+            last_sent_at=last_sent.get(system.pk),
+        ))
+    return out
+
+
+def system_deliveries(*, system: LineSystem, status: str = "") -> QuerySet:
+    from yici.exchange.models_outbox import Delivery
+
+    deliveries = Delivery.objects.filter(system=system).order_by("-id")
+    return deliveries.filter(status=status) if status else deliveries
+
+
+@dataclass
+class TrailEntry:
+    system: LineSystem
+    version: int
+    status: str
+    status_label: str
+    fields: list[str]
+    created_at: object
+    sent_at: object
+    attempts: int
+
+
+def fact_trail(*, entity: str, golden_id: int, limit: int = 50) -> list[TrailEntry]:
+    """Where one record went: every delivery of it (any status), newest first, with the fields it carried."""
+    from yici.exchange.models_outbox import Delivery
+
+    rows = (Delivery.objects.filter(entity=entity, golden_id=golden_id).select_related("system")
+            .order_by("-id")[:limit])
+    return [TrailEntry(system=d.system, version=d.version, status=d.status, status_label=d.get_status_display(),
+                       fields=list(d.payload.get("changed") or []), created_at=d.created_at, sent_at=d.sent_at,
+                       attempts=d.attempts) for d in rows]
+
+
+def fact_reads(*, entity: str, golden_id: int, limit: int = 20):
+    from yici.exchange.models_outbox import PullRead
+
+    return list(PullRead.objects.filter(entity=entity, golden_id=golden_id).select_related("system")[:limit])

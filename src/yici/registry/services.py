@@ -4,10 +4,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from yici.audit.models import AuditAction
 from yici.audit.services import audit_event, audit_reveal
 from yici.registry import reconcile
 from yici.registry.masking import SENSITIVE_FIELDS
-from yici.registry.models import Link, LinkMethod, Person, ReviewPair, ReviewStatus
+from yici.registry.models import Link, LinkMethod, Person, ReviewPair, ReviewStatus, SourceKind, SourceRecord
+
+# Computed from other values (age from birth date …): never stated by a source.
+_DERIVED = ("person.age", "person.elderly", "house.is_dangerous")
 
 
 def person_reveal(*, person: Person, field: str, actor, reason: str, request=None) -> str:
@@ -136,3 +140,117 @@ def record_split(*, record_id: int, actor) -> int:
     audit_event(actor=actor, action="update", obj=link.record,
                 before={fk: old_golden}, after={fk: new_golden.pk, "kept_apart_by": pair.pk})
     return new_golden.pk
+
+
+def _keep_golden_baseline(entity: str, obj, actor) -> None:
+    """A golden record made without any source (by hand, or in a test) would lose its values when
+    they are recomputed from its links: its present values become a record of their own first."""
+    from yici.registry.golden import element_values
+
+    if Link.objects.filter(active=True, **{entity: obj}).exists():
+        return
+    values = {k: v for k, v in element_values(entity, obj).items() if k not in _DERIVED and v}
+    record = SourceRecord.objects.create(
+        kind=SourceKind.USER, entity=entity, values=values, raw=values, area_code=obj.area_code,
+        observed_at=obj.updated_at or obj.created_at, actor=None, context="registry values before a change",
+    )
+    Link.objects.create(record=record, method=LinkMethod.DIRECT, created_by=actor, **{entity: obj})
+
+
+def golden_record_change(*, entity: str, obj, values: dict[str, str], kind: str, actor=None, system=None,
+                         context: str = "", raw: dict | None = None, observed_at=None) -> SourceRecord:
+    """Record what a person or a line system says about one golden record, and recompute it.
+
+    ``values`` are normalised element values. The statement becomes a source record of its own,
+    linked directly to the golden record, so provenance names who said it and survivorship decides
+    (an authoritative department's value is not overwritten by a typed one). The golden change and
+    its outbox event are written in this same transaction.
+    """
+    from yici.registry.reconcile import recompute_golden
+
+    with transaction.atomic():
+        _keep_golden_baseline(entity, obj, actor)
+        record = SourceRecord.objects.create(
+            kind=kind, system=system, entity=entity, values=values, raw=raw if raw is not None else values,
+            area_code=obj.area_code, observed_at=observed_at or timezone.now(), actor=actor, context=context[:200],
+        )
+        Link.objects.create(record=record, method=LinkMethod.DIRECT, created_by=actor, **{entity: obj})
+        recompute_golden(entity, {obj.pk})
+        if actor is not None:
+            audit_event(actor=actor, action=AuditAction.UPDATE, obj=obj, after=values, reason=context[:200])
+    return record
+
+
+class RecordEditError(Exception):
+    """Typed values that cannot be saved; ``errors`` by element code. Nothing was saved."""
+
+    def __init__(self, message: str, errors: dict[str, str]):
+        super().__init__(message)
+        self.errors = errors
+
+
+class EditableElement:
+    """One element on the edit page: its current value (masked when sensitive) and what was typed."""
+
+    def __init__(self, code: str, name: str, kind: str, current: str, shown: str, sensitive: bool, choices: list[str]):
+        self.code, self.name, self.kind = code, name, kind
+        self.current, self.shown, self.sensitive, self.choices = current, shown, sensitive, choices
+        self.typed = "" if sensitive else current
+
+
+def editable_elements(*, entity: str, obj) -> list[EditableElement]:
+    """The catalog elements of ``entity`` a person may correct (derived ones are computed, not typed)."""
+    from yici.catalog.models import DataElement
+    from yici.registry.golden import element_values
+    from yici.registry.sensitive import element_is_sensitive, mask_element_value
+
+    values = element_values(entity, obj)
+    out = []
+    for element in DataElement.objects.filter(entity=entity).prefetch_related("code_values").order_by("order", "code"):
+        if element.code in _DERIVED or element.code.endswith(".area_code"):
+            continue
+        current = values.get(element.code, "")
+        sensitive = element_is_sensitive(element.code, element)
+        out.append(EditableElement(
+            code=element.code, name=element.name_zh, kind=element.type, current=current,
+            shown=mask_element_value(element.code, element, current) if sensitive else current, sensitive=sensitive,
+            choices=[v.label for v in element.code_values.all()],
+        ))
+    return out
+
+
+def golden_record_edit(*, entity: str, obj, typed: dict[str, str], actor) -> dict[str, str]:
+    """Save the values a person typed that differ from the golden ones; returns them (element → value).
+
+    A sensitive element left blank keeps its value (its page shows it masked); any invalid value
+    refuses the whole edit with the reasons. Counted as fields typed in the burden metrics.
+    """
+    from yici.burden.models import BurdenMetric
+    from yici.burden.services import burden_record
+    from yici.registry.golden import element_values
+    from yici.registry.normalize import ERROR, element_specs_from_catalog, normalize
+
+    current = element_values(entity, obj)
+    specs = element_specs_from_catalog()
+    changes, errors = {}, {}
+    for code, raw in typed.items():
+        raw = (raw or "").strip()
+        if not raw or not code.startswith(entity + ".") or code in _DERIVED:
+            continue
+        spec = specs.get(code)
+        if spec is None:
+            errors[code] = _("not an element of the data catalog")
+            continue
+        normalized = normalize(spec, raw)
+        if not normalized.ok or not normalized.value:
+            errors[code] = "; ".join(i.message for i in normalized.issues if i.level == ERROR) or _("cannot be read")
+            continue
+        if normalized.value != current.get(code, ""):
+            changes[code] = normalized.value
+    if errors:
+        raise RecordEditError(_("Some values cannot be saved; nothing was changed."), errors)
+    if changes:
+        golden_record_change(entity=entity, obj=obj, values=changes, raw={k: typed[k] for k in changes},
+                             kind=SourceKind.USER, actor=actor, context=_("corrected on Yici"))
+        burden_record(metric=BurdenMetric.FIELDS_TYPED, user=actor, count=len(changes), context=f"edit:{entity}")
+    return changes

@@ -30,7 +30,8 @@ def person_detail(request, pk: int):
             return redirect("registry:person_detail", successor.pk)
         # 404, not 403: a record outside the user's area must not even be confirmed to exist.
         raise Http404
-    return render(request, "registry/person_detail.html", {"person": data.person, "data": data})
+    return render(request, "registry/person_detail.html", {"person": data.person, "data": data,
+                                                           **_trail("person", data.person.pk, request.user)})
 
 
 def _reason_missing() -> HttpResponse:
@@ -80,7 +81,17 @@ def house_detail(request, pk: int):
         if successor is not None:
             return redirect("registry:house_detail", successor.pk)
         raise Http404
-    return render(request, "registry/house_detail.html", {"house": data.house, "data": data})
+    return render(request, "registry/house_detail.html", {"house": data.house, "data": data,
+                                                          **_trail("house", data.house.pk, request.user)})
+
+
+def _trail(entity: str, pk: int, user) -> dict:
+    """Where the record went (line systems, versions, times), and whether this user may correct it."""
+    from yici.accounts.roles import REGISTRY_WRITE_ROLES
+    from yici.exchange.selectors import fact_reads, fact_trail
+
+    return {"trail": fact_trail(entity=entity, golden_id=pk), "reads": fact_reads(entity=entity, golden_id=pk),
+            "can_edit": user.role in REGISTRY_WRITE_ROLES}
 
 
 @require_POST

@@ -12,6 +12,8 @@ from django.utils.module_loading import import_string
 
 CONNECTORS: dict[str, str] = {
     "http-json": "yici.exchange.connectors.http_json.HttpJsonConnector",
+    "spreadsheet": "yici.exchange.connectors.spreadsheet.SpreadsheetConnector",
+    "scim": "yici.exchange.connectors.scim.ScimConnector",
 }
 
 
@@ -33,6 +35,9 @@ class Outgoing:
     payload: dict
     idempotency_key: str
     delivery_id: int | None = None
+    entity: str = ""
+    golden_id: int | None = None
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,22 @@ class Connector:
     def __init__(self, endpoint):
         self.endpoint = endpoint
 
+    # True when ``push_many`` sends several deliveries in one request (the endpoint's
+    # ``config["batch_size"]`` then says how many).
+    accepts_batches = False
+
     def push(self, outgoing: Outgoing) -> Receipt:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def push_many(self, outgoings: list[Outgoing]) -> list["Receipt | ConnectorError"]:
+        """One answer per delivery, in order; raise ``ConnectorError`` if nothing was answered at all."""
+        answers: list[Receipt | ConnectorError] = []
+        for outgoing in outgoings:
+            try:
+                answers.append(self.push(outgoing))
+            except ConnectorError as exc:
+                answers.append(exc)
+        return answers
 
 
 def connector_class(kind: str) -> type[Connector]:

@@ -40,6 +40,10 @@ class Response:
         return hashlib.sha256(self.body).hexdigest()
 
 
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """HMAC-SHA256 over ``timestamp + "." + body``, as ``sha256=<hex>``."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
@@ -90,6 +94,24 @@ def post(url: str, body: bytes, *, headers: dict[str, str], timeout: float) -> R
         data = exc.read(MAX_RESPONSE_BYTES) if exc.fp else b""
         status = exc.code
     except (urllib.error.URLError, OSError) as exc:  # refused, timed out, reset, unreachable
+        reason = getattr(exc, "reason", exc)
+        raise TransportError(str(reason), duration_ms=_ms(started)) from exc
+    return Response(status=status, body=data, duration_ms=_ms(started))
+
+
+def request(method: str, url: str, body: bytes | None = None, *, headers: dict[str, str], timeout: float) -> Response:
+    """Any method (GET, PUT, PATCH, DELETE …), with ``post``'s guarantees: no redirects, one ``Response`` per answer."""
+    _check_address(url)
+    outgoing = urllib.request.Request(url, data=body, method=method.upper(), headers=headers)
+    started = time.perf_counter()
+    try:
+        with _opener.open(outgoing, timeout=timeout) as response:
+            data = response.read(MAX_RESPONSE_BYTES)
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        data = exc.read(MAX_RESPONSE_BYTES) if exc.fp else b""
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise TransportError(str(reason), duration_ms=_ms(started)) from exc
     return Response(status=status, body=data, duration_ms=_ms(started))

@@ -155,3 +155,22 @@ def test_waiting_deliveries_coalesce_to_the_latest_version(db):
     assert delivery.version == 3 and delivery.payload["data"]["dh"] == "13900000000"
     assert delivery.payload["changed"] == ["dh", "xm"]
     assert delivery.idempotency_key != first.idempotency_key  # new content, new key
+
+
+def test_an_address_can_be_split_over_several_of_a_systems_fields(db):
+    from yici.exchange.outbox import split_address
+
+    assert split_address("浙江省金华市浦江县岩头镇樟树村3组12号") == {
+        "province": "浙江省", "city": "金华市", "county": "浦江县", "township": "岩头镇", "village": "樟树村",
+        "rest": "3组12号"}
+    assert split_address("浦江县岩头镇樟树村")["township"] == "岩头镇"
+    system = make_system("zhujian")
+    for field, part in (("XZ", "township"), ("CUN", "village"), ("MP", "rest")):
+        FieldMapping.objects.create(system=system, element_code="person.current_address", field_name=field,
+                                    transform="address_part", part=part)
+    person = make_person(attributes={"person.current_address": "浙江省金华市浦江县岩头镇樟树村3组12号"})
+    change(person, "person.current_address")
+    dispatch_events()
+    payload = Delivery.objects.get().payload
+    assert payload["data"] == {"XZ": "岩头镇", "CUN": "樟树村", "MP": "3组12号"}
+    assert payload["changed"] == ["CUN", "MP", "XZ"]

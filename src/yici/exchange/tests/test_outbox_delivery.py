@@ -74,7 +74,9 @@ def test_transient_failures_are_retried_with_backoff(db, tmp_path, settings):
 def test_permanent_failures_are_not_retried(db, tmp_path):
     with running_simulator(tmp_path) as sim:
         subscribed(sim.url)
-        LineSystemEndpoint.objects.update(secret="not-the-simulators")
+        endpoint = LineSystemEndpoint.objects.get()
+        endpoint.secret = "not-the-simulators"
+        endpoint.save()
         change(make_person(), "person.name")
         assert deliver_due().failed == 1
         delivery = Delivery.objects.get()

@@ -73,7 +73,7 @@ def test_the_command_serves_on_loopback(tmp_path):
         endpoint = LineSystemEndpoint(kind="http-json", url=url + "in", secret=SECRET, timeout_seconds=5)
         assert get_connector(endpoint).push(Outgoing(payload={"n": 1}, idempotency_key="k")).status_code == 200
         with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=5) as response:
-            assert json.load(response) == {"system": "minzheng", "received": 1}
+            assert json.load(response) == {"system": "minzheng", "received": 1, "records": 0, "order_violations": 0}
         assert (tmp_path / "simulator-minzheng.sqlite3").exists()
     finally:
         process.terminate()

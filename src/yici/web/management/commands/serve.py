@@ -21,6 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", default="8000", help="port to listen on (default 8000)")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
         parser.add_argument("--no-worker", action="store_true", help="do not start the background task worker")
+        parser.add_argument("--no-simulators", action="store_true",
+                            help="do not start the demo county's simulated line systems")
 
     def handle(self, *args, **options):
         port = validate_port(options["port"])
@@ -35,6 +37,9 @@ class Command(BaseCommand):
             raise CommandError("static files are not collected; run `yici collectstatic --noinput` first")
 
         children: list[subprocess.Popen] = []
+        simulators = [] if options["no_simulators"] else self._simulators(yici)
+        for command in simulators:
+            children.append(subprocess.Popen(command))
         if not options["no_worker"]:
             children.append(subprocess.Popen([yici, "worker"]))
         children.append(
@@ -66,6 +71,16 @@ class Command(BaseCommand):
         failed = [c for c in children if c.returncode not in (0, -signal.SIGTERM, None)]
         if failed and not any(c.returncode == -signal.SIGINT for c in children):
             raise CommandError(f"a server process exited with status {failed[0].returncode}")
+
+    @staticmethod
+    def _simulators(yici: str) -> list[list[str]]:
+        from yici.demo.services import demo_is_generated
+
+        if not demo_is_generated():
+            return []
+        from yici.exchange.demo import simulator_commands
+
+        return simulator_commands(yici)
 
     def _print_banner(self, host: str, port: int) -> None:
         self.stdout.write(self.style.SUCCESS(f"Yici is serving on http://{host}:{port}/  (Ctrl-C stops it)"))
