@@ -104,6 +104,9 @@ class User(AbstractUser):
         verbose_name=_("department"),
     )
 
+    # Bumped by every change that line systems must hear about (provisioning orders by it).
+    account_version = models.PositiveIntegerField(_("account version"), default=0, editable=False)
+
     objects = YiciUserManager()
 
     class Meta:
@@ -142,3 +145,7 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.ip_address or ''}"
+
+
+# One account: signing keys, OIDC clients of line systems, external accounts (kept in their own module).
+from yici.accounts.models_sso import ExternalAccount, LineSystemClient, PortalWaiting, SigningKey  # noqa: E402, F401

@@ -186,6 +186,62 @@ def user_create(
     user.full_clean(exclude=["password"])
     user.save()
     audit_write(actor=actor, action="create", obj=user, before=None, after=user_state(user))
+    from yici.accounts.provisioning import account_changed
+
+    account_changed(user=user)
+    return user
+
+
+# The fields whose change line systems hear about (provisioning).
+ACCOUNT_FIELDS = ("display_name", "phone", "role", "area", "department")
+
+
+@transaction.atomic
+def user_update(*, user: User, actor: User | None, **changes) -> User:
+    """Change a user's name, phone, role, area or department; every provisioning line system is told."""
+    unknown = set(changes) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise ValidationError(_("cannot change %(fields)s here") % {"fields": ", ".join(sorted(unknown))})
+    user = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
+    before = user_state(user)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if user.role not in Role.values:
+        raise ValidationError(_("unknown role %(role)r; choose one of %(roles)s") % {"role": user.role, "roles": ", ".join(Role.values)})
+    if user.role == Role.DEPARTMENT_STAFF and user.department_id is None:
+        raise ValidationError(_("department staff must belong to a department"))
+    user.full_clean(exclude=["password"])
+    user.save()
+    after = user_state(user)
+    if before != after or "phone" in changes:
+        audit_write(actor=actor, action="update", obj=user, before=before, after=after)
+        from yici.accounts.provisioning import account_changed
+
+        account_changed(user=user)
+    return user
+
+
+@transaction.atomic
+def user_set_active(*, user: User, active: bool, actor: User | None) -> User:
+    """Disable (or enable again) a user: their sessions and tokens end, and every line system is told."""
+    from django.contrib.sessions.models import Session
+
+    from yici.accounts.oidc import logout_tokens_revoke
+    from yici.accounts.provisioning import account_changed
+
+    user = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
+    if user.is_active == active:
+        return user
+    before = user_state(user)
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    if not active:
+        keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+        Session.objects.filter(session_key__in=keys).delete()
+        UserSession.objects.filter(user=user).delete()
+        logout_tokens_revoke(user=user)
+    audit_write(actor=actor, action="update", obj=user, before=before, after=user_state(user))
+    account_changed(user=user)
     return user
 
 
@@ -197,6 +253,7 @@ def user_state(user: User) -> dict:
         "area": user.area.code if user.area_id else None,
         "department": user.department.code if user.department_id else None,
         "is_active": user.is_active,
+        "phone_set": bool(user.phone),
     }
 
 

@@ -8,6 +8,9 @@ from yici.accounts.models import UserSession
 @receiver(user_logged_in)
 def track_login(sender, request, user, **kwargs):
     if request is not None and hasattr(request, "session"):
+        from yici.accounts.twofactor import SESSION_NEEDED_KEY
+
+        request.session.pop(SESSION_NEEDED_KEY, None)
         services.session_track(request=request, user=user)
         from yici.audit.services import audit_event
         from yici.burden.services import burden_record
@@ -18,5 +21,21 @@ def track_login(sender, request, user, **kwargs):
 
 @receiver(user_logged_out)
 def untrack_logout(sender, request, user, **kwargs):
+    if user is not None:
+        # Line systems re-validate their sessions against Yici: revoked tokens sign the user out there.
+        from yici.accounts.oidc import logout_tokens_revoke
+
+        logout_tokens_revoke(user=user)
     if request is not None and getattr(request, "session", None) is not None and request.session.session_key:
         UserSession.objects.filter(session_key=request.session.session_key).delete()
+
+
+def _connect_token_audit():
+    from oauth2_provider.signals import app_authorized
+
+    from yici.accounts.oidc import token_issued_audit
+
+    app_authorized.connect(token_issued_audit, dispatch_uid="yici_token_issued_audit")
+
+
+_connect_token_audit()
