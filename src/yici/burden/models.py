@@ -15,6 +15,8 @@ class BurdenMetric(models.TextChoices):
     DUPLICATES_BLOCKED = "duplicates_blocked", _("Duplicate requests blocked")
     ENTRIES_SHARED = "entries_shared", _("Entries shared to line systems instead of retyped")
     MINUTES_SPENT = "minutes_spent", _("Minutes spent")
+    REQUESTS_ANSWERED = "requests_answered", _("Requests answered automatically")
+    MINUTES_ESTIMATED = "minutes_estimated", _("Minutes estimated by senders")
 
 
 class BurdenCount(models.Model):
