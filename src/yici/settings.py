@@ -39,6 +39,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tasks_db",
     "axes",
+    "oauth2_provider",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "yici.web",
     "yici.accounts",
     "yici.catalog",
@@ -47,6 +51,7 @@ INSTALLED_APPS = [
     "yici.registry",
     "yici.exchange",
     "yici.reports",
+    "yici.inbox",
     "yici.api",
     "yici.demo",
 ]
@@ -59,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "yici.accounts.middleware.TwoFactorMiddleware",
     "yici.accounts.middleware.SessionTrackingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -116,6 +123,8 @@ AUTHENTICATION_BACKENDS = [
 PASSWORD_HASHERS = [
     "yici.accounts.hashers.YiciArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    # OAuth2 client secrets only (random, 128 characters): see yici.accounts.hashers.
+    "yici.accounts.hashers.ClientSecretHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -129,7 +138,10 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Sessions: a working day, renewed on activity, gone when the browser closes.
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600)
-SESSION_SAVE_EVERY_REQUEST = True
+# Idle sessions still expire (sliding): SessionTrackingMiddleware touches the session once a
+# minute, which saves it and pushes its expiry forward; saving it on every request as well would
+# add a database write to every page view for nothing.
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -195,3 +207,67 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
 }
+
+# --- Share once (exchange) ---------------------------------------------------------------------------
+# Fernet keys for secrets at rest, newest first (``yici.common.crypto``); empty: derived from SECRET_KEY.
+YICI_ENCRYPTION_KEYS = [k.strip() for k in (envstr("YICI_ENCRYPTION_KEYS") or "").split(",") if k.strip()]
+# Where spreadsheet connectors drop their workbooks unless a system names its own folder.
+YICI_DROP_DIR = Path(envstr("YICI_DROP_DIR", str(VAR_DIR / "drop")))
+# Circuit breaker: transient failures in a row before a system is paused, and the first pause.
+YICI_BREAKER_THRESHOLD = envint("YICI_BREAKER_THRESHOLD", 5)
+YICI_BREAKER_COOLDOWN = float(envint("YICI_BREAKER_COOLDOWN", 30))
+# Seconds a worker holds a claimed delivery before another worker may take it over.
+YICI_DELIVERY_LEASE = float(envint("YICI_DELIVERY_LEASE", 300))
+# Retry delays: base·2^(n-1) seconds, capped (±25 % jitter).
+YICI_DELIVERY_BACKOFF_BASE = float(envstr("YICI_DELIVERY_BACKOFF_BASE", "30"))
+YICI_DELIVERY_BACKOFF_CAP = float(envstr("YICI_DELIVERY_BACKOFF_CAP", str(6 * 3600)))
+
+# --- One account (OIDC provider, provisioning, second factor) ------------------------------------------
+# Signing keys live in the database (``accounts.SigningKey``, ``yici oidc-rotate-key``); the validator
+# below signs with the active one and the JWKS publishes retired ones until their tokens have expired.
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "yici.accounts.oidc.YiciOAuth2Validator",
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": envstr("YICI_OIDC_ISSUER", ""),
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "SCOPES": {
+        "openid": "Sign you in",
+        "profile": "Your name, area, role and department",
+        "phone": "Your phone number",
+        "exchange": "Exchange registry data as a line system",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": envint("YICI_ACCESS_TOKEN_SECONDS", 600),
+    "ID_TOKEN_EXPIRE_SECONDS": envint("YICI_ID_TOKEN_SECONDS", 600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": envint("YICI_REFRESH_TOKEN_SECONDS", 8 * 3600),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "PKCE_REQUIRED": True,
+    "CLIENT_SECRET_HASHER": "yici_client_secret",
+    # RFC 9700: every compliant behaviour on; plain http redirect URIs only outside production.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if HTTPS else ["http", "https"],
+    "ALLOW_URI_WILDCARDS": False,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+# django-oauth-toolkit's own models (named so that accounts' relations to them resolve in migrations).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+# County admins, department staff and auditors must sign in with a second factor (TOTP).
+YICI_REQUIRE_2FA = envbool("YICI_REQUIRE_2FA", True)
+OTP_TOTP_ISSUER = "Yici"

@@ -6,11 +6,13 @@ from yici.api.api import api
 urlpatterns = [
     path("", include("yici.web.urls")),
     path("accounts/", include("yici.accounts.urls")),
+    path("o/", include("yici.accounts.oidc_urls")),
     path("catalog/", include("yici.catalog.urls")),
     path("audit/", include("yici.audit.urls")),
     path("registry/", include("yici.registry.urls")),
     path("exchange/", include("yici.exchange.urls")),
     path("reports/", include("yici.reports.urls")),
+    path("inbox/", include("yici.inbox.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/", api.urls),

@@ -20,3 +20,5 @@ api = NinjaAPI(
 api.add_router("/me", whoami_router)
 api.add_router("/registry", registry_router)
 api.add_router("/catalog", catalog_router)
+api.add_router("/exchange", "yici.exchange.api.router")
+api.add_router("/inbox", "yici.inbox.api.router")

@@ -371,6 +371,13 @@ class _Generator:
             county_code=COUNTY_CODE, seed=self.seed, persons=self.persons, created_ancestors=created_ancestors
         )
         loaded = self._load(departments, dataset)
+        from yici.exchange.demo import load_demo_line_systems  # share once (issue #5)
+        dataset.line_systems = [*dataset.line_systems, *load_demo_line_systems()]
+        dataset.save(update_fields=["line_systems"])
+        from yici.inbox.demo import load_demo_inbox  # one inbox (issue #7)
+        load_demo_inbox()
+        from yici.accounts.demo import load_demo_sso  # one account (issue #6)
+        load_demo_sso()
         return {
             "seed": self.seed,
             "areas": len(created_ancestors) + 1 + areas,

@@ -4,7 +4,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from yici.accounts.roles import ANALYTICS_ROLES, AUDIT_ROLES, PERSONAL_DATA_ROLES, REGISTRY_WRITE_ROLES, Role
-from yici.exchange.selectors import IMPORT_ROLES
+from yici.exchange.selectors import IMPORT_ROLES, SYSTEM_VIEW_ROLES
+from yici.inbox.selectors import ADMISSION_ROLES, INBOX_ROLES, SENDER_ROLES, WORKLOAD_ROLES
 from yici.reports.selectors import ENTRY_ROLES, REPORT_ROLES
 
 ALL_ROLES = frozenset(Role)
@@ -12,10 +13,16 @@ ALL_ROLES = frozenset(Role)
 # (url name, label, roles that see it)
 NAVIGATION = [
     ("web:home", _("Home"), ALL_ROLES),
+    ("accounts:portal", _("My systems"), ALL_ROLES),
+    ("inbox:inbox", _("My inbox"), INBOX_ROLES),
+    ("inbox:workload", _("Workload"), WORKLOAD_ROLES),
+    ("inbox:admission", _("Task admission"), ADMISSION_ROLES),
+    ("inbox:task_list", _("Tasks to villages"), SENDER_ROLES),
     ("registry:person_list", _("Residents"), PERSONAL_DATA_ROLES),
     ("registry:house_list", _("Houses"), PERSONAL_DATA_ROLES),
     ("registry:review_list", _("Review queue"), REGISTRY_WRITE_ROLES),
     ("exchange:import_list", _("Import"), IMPORT_ROLES),
+    ("exchange:system_list", _("Line systems"), SYSTEM_VIEW_ROLES),
     ("reports:report_list", _("Report catalog"), REPORT_ROLES),
     ("reports:my_instances", _("Reports to fill in"), ENTRY_ROLES),
     ("catalog:element_list", _("Data catalog"), ALL_ROLES),
