@@ -50,6 +50,25 @@ def outbox_record_changes(*, entity: str, changes: Iterable[tuple[int, int, Iter
     return len(rows)
 
 
+MERGED = "_merged"  # the "changed element" of an event saying the record was merged into another
+
+
+def outbox_record_merged(*, entity: str, merged: dict[int, int]) -> int:
+    """Record that golden records were merged away (old id → the id they live on in); call it in the
+    transaction of the merge. Each merged record gets a new version, so the systems that had it hear
+    of the merge after (never before) its earlier versions."""
+    from django.db.models import F
+
+    from yici.registry.reconcile import ENTITY_MODELS
+
+    if not merged:
+        return 0
+    model = ENTITY_MODELS[entity]
+    model.objects.filter(pk__in=list(merged)).update(version=F("version") + 1)
+    versions = dict(model.objects.filter(pk__in=list(merged)).values_list("pk", "version"))
+    return outbox_record_changes(entity=entity, changes=[(pk, versions[pk], [MERGED]) for pk in merged if pk in versions])
+
+
 def changed_elements(before: dict[str, str], after: dict[str, str]) -> set[str]:
     """Element codes whose value differs between two {code: value} dicts (added and removed included)."""
     return {code for code in before.keys() | after.keys() if before.get(code, "") != after.get(code, "")}
@@ -170,8 +189,11 @@ def dispatch_events(*, limit: int = BATCH) -> int:
             # (system, golden id) → (subscription, the last event, every changed element)
             wanted: dict[tuple[int, int], tuple[Subscription, OutboxEvent, set[str]]] = {}
             values_of: dict[int, dict] = {}
+            merged_away = []
             for event in entity_events:
                 obj = goldens.get(event.golden_id)
+                if obj is not None and obj.merged_into_id and MERGED in event.changed:
+                    merged_away.append((event, obj))
                 if obj is None or obj.merged_into_id:
                     continue
                 values = values_of.setdefault(obj.pk, element_values(entity, obj))
@@ -190,7 +212,28 @@ def dispatch_events(*, limit: int = BATCH) -> int:
                     wanted[key] = (sub, event, changed | set(event.changed))
             if wanted:
                 written += _write_deliveries(entity, wanted, goldens, values_of, plan, now)
+            if merged_away:
+                written += _write_merge_notices(entity, merged_away, plan, now)
     return written
+
+
+def _write_merge_notices(entity: str, merged_away: list, plan: "_Plan", now) -> int:
+    """Tell each system that had a merged-away record where it lives on (``merged_into``, no data)."""
+    had = set(Delivery.objects.filter(entity=entity, golden_id__in=[obj.pk for _e, obj in merged_away])
+              .exclude(status=DeliveryStatus.FAILED).values_list("system_id", "golden_id"))
+    notices = []
+    for event, obj in merged_away:
+        for sub in plan.subscriptions[entity]:
+            if (sub.system_id, obj.pk) not in had:
+                continue  # the system never had the record: nothing to undo there
+            notices.append(Delivery(
+                event=event, system_id=sub.system_id, entity=entity, golden_id=obj.pk, version=obj.version,
+                payload={"entity": entity, "id": obj.pk, "version": obj.version, "area_code": obj.area_code,
+                         "merged_into": obj.merged_into_id, "changed": [], "data": {}},
+                next_attempt_at=now, idempotency_key=new_idempotency_key(),
+            ))
+    Delivery.objects.bulk_create(notices)
+    return len(notices)
 
 
 def _write_deliveries(entity: str, wanted: dict, goldens: dict, values_of: dict, plan: "_Plan", now) -> int:

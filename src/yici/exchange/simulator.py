@@ -99,6 +99,8 @@ class SimulatorStore:
             return
         data = json.loads(row[1]) if row else {}
         data.update(payload.get("data") or {})
+        if payload.get("merged_into"):
+            data["_merged_into"] = payload["merged_into"]
         self.db.execute(
             "INSERT INTO records (entity, id, version, data, updated_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, data = excluded.data, "

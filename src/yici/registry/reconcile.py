@@ -31,7 +31,7 @@ from django.utils import timezone
 from yici.catalog.models import DataElement
 from yici.common.db import Row, fast_insert, fast_update, reserve_ids
 from yici.exchange.models import LineSystem
-from yici.exchange.outbox import changed_elements, outbox_record_changes
+from yici.exchange.outbox import changed_elements, outbox_record_changes, outbox_record_merged
 from yici.registry import golden, keycache
 from yici.registry.linkage import features
 from yici.registry.models import (
@@ -517,12 +517,15 @@ def _assign_golden(
 
     # Golden records that lost all their members are merged into where most of them went. Every
     # record of the entity was read, so the members known here are all there are.
+    merged_away: dict[int, int] = {}
     for old, destinations in previous_owner.items():
         if old not in members_of:
-            model.objects.filter(pk=old).update(merged_into_id=destinations.most_common(1)[0][0])
+            merged_away[old] = destinations.most_common(1)[0][0]
+            model.objects.filter(pk=old).update(merged_into_id=merged_away[old])
             stats["merged_away"] += 1
         else:
             touched.add(old)
+    outbox_record_merged(entity=entity, merged=merged_away)  # same transaction: share once
     return touched, set(new_ids), members_of
 
 

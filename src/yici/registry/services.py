@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from yici.audit.models import AuditAction
 from yici.audit.services import audit_event, audit_reveal
+from yici.exchange.outbox import outbox_record_changes, outbox_record_merged
 from yici.registry import reconcile
 from yici.registry.masking import SENSITIVE_FIELDS
 from yici.registry.models import Link, LinkMethod, Person, ReviewPair, ReviewStatus, SourceKind, SourceRecord
@@ -59,6 +60,7 @@ def review_decide(*, pair: ReviewPair, same: bool, actor) -> ReviewPair:
             for rid in moved
         ])
         model.objects.filter(pk=right_id).update(merged_into_id=left_id)
+        outbox_record_merged(entity=entity, merged={right_id: left_id})
         reconcile.recompute_golden(entity, {left_id})
     pair.status = ReviewStatus.MERGED if same else ReviewStatus.APART
     pair.decided_by, pair.decided_at = actor, timezone.now()
@@ -97,8 +99,16 @@ def review_undo(*, pair: ReviewPair, actor) -> ReviewPair:
         Link.objects.bulk_create([
             Link(record_id=rid, method=LinkMethod.MANUAL, created_by=actor, **{fk: gid}) for rid, gid in back.items()
         ])
-        model.objects.filter(pk__in=set(back.values())).update(merged_into_id=None)
+        restored = set(back.values())
+        model.objects.filter(pk__in=restored).update(merged_into_id=None)
         reconcile.recompute_golden(entity, touched)
+        # A record back from a merge is news in full to the systems that were told it was merged.
+        from yici.registry.golden import element_values
+
+        for obj in model.objects.filter(pk__in=restored):
+            obj.version += 1
+            model.objects.filter(pk=obj.pk).update(version=obj.version)
+            outbox_record_changes(entity=entity, changes=[(obj.pk, obj.version, element_values(entity, obj).keys())])
     pair.status, pair.decided_by, pair.decided_at, pair.moved_records = ReviewStatus.OPEN, None, None, []
     pair.save()
     audit_event(actor=actor, action="update", obj=pair, before={"status": before}, after={"status": ReviewStatus.OPEN})

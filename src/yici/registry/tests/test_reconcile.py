@@ -159,3 +159,29 @@ def test_export_clusters_lists_imported_rows(systems):
     rec.save()
     reconcile()
     assert list(rc.export_clusters()) == [("gongan_huji", "公安.xlsx", rec.row_number, golden_of(rec))]
+
+
+def test_a_merge_and_its_undo_are_shared_with_the_systems_that_had_the_record(systems, fixed_pairs, world):
+    from yici.exchange.models import Delivery, FieldMapping, LineSystemEndpoint, Subscription
+    from yici.exchange.outbox import dispatch_events
+
+    receiving = LineSystem.objects.create(code="receiver", name="接收系统")
+    LineSystemEndpoint.objects.create(system=receiving, url="http://127.0.0.1:9/", secret="s")
+    Subscription.objects.create(system=receiving, entity="person")
+    FieldMapping.objects.create(system=receiving, element_code="person.name", field_name="xm")
+    a, b = record(systems["gongan"], person__name="李四"), record(systems["weijian"], person__name="李 四")
+    fixed_pairs.append((a.pk, b.pk, 0.8))
+    reconcile(entity="person")
+    dispatch_events()
+    left, right = golden_of(a), golden_of(b)
+    assert set(Delivery.objects.values_list("golden_id", flat=True)) == {left, right}
+    review_decide(pair=ReviewPair.objects.get(), same=True, actor=world.cadre)
+    dispatch_events()
+    notice = Delivery.objects.filter(golden_id=right).order_by("-id").first()
+    assert notice.payload["merged_into"] == left and notice.payload["data"] == {}
+    assert notice.version > Delivery.objects.filter(golden_id=right).order_by("id").first().version
+    review_undo(pair=ReviewPair.objects.get(), actor=world.cadre)
+    dispatch_events()
+    back = Delivery.objects.filter(golden_id=right).order_by("-id").first()
+    assert "merged_into" not in back.payload and back.payload["data"]["xm"] == "李 四"
+    assert back.version > notice.version
