@@ -108,8 +108,9 @@ class _Plan:
         return self._codes[element_code]
 
     def fields(self, sub: Subscription) -> dict[str, list[FieldMapping]]:
-        """The mapped elements this subscription carries (only mapped elements ever leave)."""
-        mapped = self.mappings.get(sub.system_id, {})
+        """The mapped elements of the subscription's entity it carries (only mapped elements ever leave)."""
+        prefix = sub.entity + "."
+        mapped = {code: ms for code, ms in self.mappings.get(sub.system_id, {}).items() if code.startswith(prefix)}
         if not sub.elements:
             return mapped
         return {code: mapped[code] for code in sub.elements if code in mapped}

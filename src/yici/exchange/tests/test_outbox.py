@@ -174,3 +174,16 @@ def test_an_address_can_be_split_over_several_of_a_systems_fields(db):
     payload = Delivery.objects.get().payload
     assert payload["data"] == {"XZ": "岩头镇", "CUN": "樟树村", "MP": "3组12号"}
     assert payload["changed"] == ["CUN", "MP", "XZ"]
+
+
+def test_a_system_subscribed_to_two_entities_gets_each_entitys_own_fields(db):
+    system = make_system("wenlv", entity="place")
+    Subscription.objects.create(system=system, entity="person")
+    FieldMapping.objects.create(system=system, element_code="place.name", field_name="cdmc")
+    FieldMapping.objects.create(system=system, element_code="person.name", field_name="xm")
+    place = Place.objects.create(name="樟树村文化礼堂", area_code=VILLAGE, version=2)
+    outbox_record_changes(entity="place", changes=[(place.pk, 2, ["place.name"])])
+    change(make_person(), "person.name")
+    dispatch_events()
+    payloads = {d.entity: d.payload["data"] for d in Delivery.objects.all()}
+    assert payloads == {"place": {"cdmc": "樟树村文化礼堂"}, "person": {"xm": "张三丰"}}
