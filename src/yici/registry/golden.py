@@ -1,7 +1,10 @@
 """Golden values: what Yici believes, derived from what the sources said.
 
 Survivorship per element: the authoritative source's value (the catalog names a department per
-element), else the most recent observation, else the most frequent value. Every candidate stays
+element) — unless a person corrected it on Yici after that source last said it (a cadre who has
+just seen the house knows better than last year's export; the correction is then sent to that
+department's system like any change) — else the most recent observation, else the most frequent
+value. Every candidate stays
 visible in the entity's ``provenance``, so each value can be explained ("公安 said X on 3 May; 民政
 said Y; 公安 is authoritative"). Nothing here writes to the database; callers save.
 """
@@ -48,6 +51,10 @@ _DATE_FIELDS = {"birth_date"}
 _INT_FIELDS = {"floors"}
 
 
+# ``Candidate.system`` of a value a person typed on a record's own page (source kind "user").
+CORRECTED_BY_HAND = "user"
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One source's claim for one element of one entity."""
@@ -63,7 +70,7 @@ class Candidate:
 class Choice:
     value: str
     winner: Candidate
-    rule: str  # 'authoritative' | 'most_recent' | 'most_frequent' | 'only'
+    rule: str  # 'authoritative' | 'corrected' | 'most_recent' | 'most_frequent' | 'only'
 
 
 def choose(candidates: list[Candidate], authoritative_department: str = "") -> Choice:
@@ -74,6 +81,10 @@ def choose(candidates: list[Candidate], authoritative_department: str = "") -> C
         authoritative = [c for c in candidates if c.department == authoritative_department]
         if authoritative:
             winner = max(authoritative, key=lambda c: (c.observed_at, c.record_id))
+            corrections = [c for c in candidates if c.system == CORRECTED_BY_HAND and c.observed_at > winner.observed_at]
+            if corrections:
+                correction = max(corrections, key=lambda c: (c.observed_at, c.record_id))
+                return Choice(correction.value, correction, "corrected")
             return Choice(winner.value, winner, "authoritative")
     latest = max(c.observed_at for c in candidates)
     recent = [c for c in candidates if c.observed_at == latest]

@@ -34,6 +34,7 @@ from yici.registry.sensitive import element_is_sensitive, mask_element_value
 # How survivorship chose a value (golden.choose), in words.
 RULES = {
     "authoritative": _("authoritative source"),
+    "corrected": _("corrected by hand after the authoritative source"),
     "most_recent": _("most recent"),
     "most_frequent": _("most frequent"),
     "agreed": _("all sources agree"),

@@ -14,6 +14,19 @@ def test_the_authoritative_source_wins_even_when_older():
     assert (choice.value, choice.rule, choice.winner.record_id) == ("张三", "authoritative", 1)
 
 
+def test_a_correction_by_hand_after_the_authoritative_source_wins_until_the_source_speaks_again():
+    structure = [cand("砖木", 1, "zhujian_zijianfang", "zhujian", at="2025-01-01"),
+                 cand("砖混", 2, "user", "", at="2026-11-26T10:00:00")]
+    choice = choose(structure, "zhujian")
+    assert (choice.value, choice.rule) == ("砖混", "corrected")
+    # A report value typed by a cadre is not a correction of the record: the authority still wins.
+    reported = [structure[0], cand("砖混", 3, "report", "", at="2026-11-26T10:00:00")]
+    assert choose(reported, "zhujian").rule == "authoritative"
+    # The department confirms or changes it later: its newer statement wins again.
+    later = [*structure, cand("钢混", 4, "zhujian_zijianfang", "zhujian", at="2026-12-01")]
+    assert (choose(later, "zhujian").value, choose(later, "zhujian").rule) == ("钢混", "authoritative")
+
+
 def test_without_authority_the_most_recent_wins():
     candidates = [cand("13800000001", 1, at="2024-01-01"), cand("13900000002", 2, "weijian", "weijian", at="2025-06-01")]
     assert choose(candidates).value == "13900000002"
