@@ -1,7 +1,8 @@
 """The delivery worker: claim due deliveries, push them, record every attempt.
 
-Claiming is a compare-and-set ``UPDATE`` (a claim token and a lease) so that several workers never
-take the same row, on SQLite and PostgreSQL alike; a crashed worker's lease simply expires. Per
+Claiming takes due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (several workers
+never wait for each other) and marks them with a compare-and-set ``UPDATE`` (a claim token and a
+lease), which alone keeps SQLite safe; a crashed worker's lease simply expires. Per
 line system and record, a delivery is never claimed while an older one of the same record to the
 same system is still pending, so a system sees the versions of a record in order (the dispatcher
 coalesces waiting deliveries, so usually there is only one). Transient failures are retried with
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
@@ -63,19 +65,24 @@ def claim_due(*, limit: int = 100, now=None) -> list[Delivery]:
         status=DeliveryStatus.PENDING, id__lt=OuterRef("id"),
     )
     breaker_closed = Q(system__endpoint__breaker_open_until=None) | Q(system__endpoint__breaker_open_until__lte=now)
-    candidates = list(
+    due = (
         Delivery.objects.filter(free, breaker_closed, status=DeliveryStatus.PENDING, next_attempt_at__lte=now,
                                 system__endpoint__active=True)
         .filter(~Exists(older_pending))
         .order_by("next_attempt_at", "id")
-        .values_list("pk", flat=True)[:limit]
     )
-    if not candidates:
-        return []
     token = uuid.uuid4().hex
-    Delivery.objects.filter(free, pk__in=candidates, status=DeliveryStatus.PENDING).update(
-        claim_token=token, claimed_until=now + lease()
-    )
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            # PostgreSQL: rows another worker is claiming right now are skipped, not waited for.
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        candidates = list(due.values_list("pk", flat=True)[:limit])
+        if not candidates:
+            return []
+        # The compare-and-set on status and lease keeps this safe where rows cannot be locked (SQLite).
+        Delivery.objects.filter(free, pk__in=candidates, status=DeliveryStatus.PENDING).update(
+            claim_token=token, claimed_until=now + lease()
+        )
     return list(Delivery.objects.filter(claim_token=token).select_related("system").order_by("id"))
 
 
