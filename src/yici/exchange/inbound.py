@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from yici.exchange.models import InboundChange, InboundStatus, LineSystem, PullRead, Subscription
 from yici.exchange.models_outbox import FieldMapping, ValueTransform
 from yici.exchange.outbox import _Plan, build_payload
+from yici.registry.selectors import golden_current
 
 
 class InboundError(Exception):
@@ -31,17 +32,6 @@ class InboundError(Exception):
 class InboundResult:
     change: InboundChange
     replayed: bool = False
-
-
-def _golden(entity: str, pk: int):
-    from yici.registry.reconcile import ENTITY_MODELS
-
-    obj = ENTITY_MODELS[entity].objects.filter(pk=pk).first()
-    for _step in range(10):  # follow merges to the surviving record
-        if obj is None or obj.merged_into_id is None:
-            return obj
-        obj = ENTITY_MODELS[entity].objects.filter(pk=obj.merged_into_id).first()
-    return obj
 
 
 def _subscription(system: LineSystem, entity: str) -> Subscription:
@@ -137,7 +127,7 @@ def _apply(system: LineSystem, key: str, entity: str, body: dict) -> InboundChan
     if golden_id not in (None, ""):
         if not str(golden_id).isdigit():
             raise InboundError(_("'id' must be the record ID Yici sent"), status=400)
-        obj = _golden(entity, int(golden_id))
+        obj = golden_current(entity, int(golden_id))
         if obj is None or (sub.area_prefix and not obj.area_code.startswith(sub.area_prefix)):
             raise InboundError(_("no such record in this system's area"), status=404)
         golden_record_change(entity=entity, obj=obj, values=values, raw=raw, kind=SourceKind.INBOUND,
@@ -187,7 +177,7 @@ def record_for_system(*, system: LineSystem, entity: str, golden_id: int, purpos
     if entity not in ENTITY_MODELS:
         raise InboundError(_("unknown entity %(entity)r") % {"entity": entity}, status=404)
     sub = _subscription(system, entity)
-    obj = _golden(entity, golden_id)
+    obj = golden_current(entity, golden_id)
     if obj is None or (sub.area_prefix and not obj.area_code.startswith(sub.area_prefix)):
         raise InboundError(_("no such record in this system's area"), status=404)
     plan = _Plan()

@@ -51,6 +51,9 @@ _DATE_FIELDS = {"birth_date"}
 _INT_FIELDS = {"floors"}
 
 
+# Computed from other values (age from the birth date …): never stated by a source, never typed.
+DERIVED = ("person.age", "person.elderly", "house.is_dangerous")
+
 # ``Candidate.system`` of a value a person typed on a record's own page (source kind "user").
 CORRECTED_BY_HAND = "user"
 

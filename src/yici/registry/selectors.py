@@ -1,4 +1,5 @@
-"""Registry reads, always scoped to the requesting user's area subtree."""
+"""Registry reads, scoped to the requesting user's area subtree (``golden_current`` excepted: it
+serves services that act for a system, not a person)."""
 
 from django.db.models import Q, QuerySet
 
@@ -50,3 +51,16 @@ def household_members(*, person: Person) -> QuerySet[Person]:
     if person.household_id is None:
         return Person.objects.none()
     return Person.objects.filter(household_id=person.household_id).exclude(pk=person.pk).order_by("id")
+
+
+def golden_current(entity: str, pk: int):
+    """The golden record ``pk`` or, if it has been merged since, the one it lives on in (not scoped:
+    for services that already know the caller may write it). ``None`` if there is none."""
+    from yici.registry.reconcile import ENTITY_MODELS
+
+    model = ENTITY_MODELS[entity]
+    obj, seen = model.objects.filter(pk=pk).first(), set()
+    while obj is not None and obj.merged_into_id is not None and obj.pk not in seen:
+        seen.add(obj.pk)
+        obj = model.objects.filter(pk=obj.merged_into_id).first()
+    return obj

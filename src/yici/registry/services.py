@@ -8,11 +8,9 @@ from yici.audit.models import AuditAction
 from yici.audit.services import audit_event, audit_reveal
 from yici.exchange.outbox import outbox_record_changes, outbox_record_merged
 from yici.registry import reconcile
+from yici.registry.golden import DERIVED
 from yici.registry.masking import SENSITIVE_FIELDS
 from yici.registry.models import Link, LinkMethod, Person, ReviewPair, ReviewStatus, SourceKind, SourceRecord
-
-# Computed from other values (age from birth date …): never stated by a source.
-_DERIVED = ("person.age", "person.elderly", "house.is_dangerous")
 
 
 def person_reveal(*, person: Person, field: str, actor, reason: str, request=None) -> str:
@@ -152,17 +150,17 @@ def record_split(*, record_id: int, actor) -> int:
     return new_golden.pk
 
 
-def _keep_golden_baseline(entity: str, obj, actor) -> None:
+def golden_keep_baseline(*, entity: str, obj, actor, context: str) -> None:
     """A golden record made without any source (by hand, or in a test) would lose its values when
     they are recomputed from its links: its present values become a record of their own first."""
     from yici.registry.golden import element_values
 
     if Link.objects.filter(active=True, **{entity: obj}).exists():
         return
-    values = {k: v for k, v in element_values(entity, obj).items() if k not in _DERIVED and v}
+    values = {k: v for k, v in element_values(entity, obj).items() if k not in DERIVED and v}
     record = SourceRecord.objects.create(
         kind=SourceKind.USER, entity=entity, values=values, raw=values, area_code=obj.area_code,
-        observed_at=obj.updated_at or obj.created_at, actor=None, context="registry values before a change",
+        observed_at=obj.updated_at or obj.created_at, actor=None, context=context,
     )
     Link.objects.create(record=record, method=LinkMethod.DIRECT, created_by=actor, **{entity: obj})
 
@@ -179,7 +177,7 @@ def golden_record_change(*, entity: str, obj, values: dict[str, str], kind: str,
     from yici.registry.reconcile import recompute_golden
 
     with transaction.atomic():
-        _keep_golden_baseline(entity, obj, actor)
+        golden_keep_baseline(entity=entity, obj=obj, actor=actor, context="registry values before a change")
         record = SourceRecord.objects.create(
             kind=kind, system=system, entity=entity, values=values, raw=raw if raw is not None else values,
             area_code=obj.area_code, observed_at=observed_at or timezone.now(), actor=actor, context=context[:200],
@@ -217,7 +215,7 @@ def editable_elements(*, entity: str, obj) -> list[EditableElement]:
     values = element_values(entity, obj)
     out = []
     for element in DataElement.objects.filter(entity=entity).prefetch_related("code_values").order_by("order", "code"):
-        if element.code in _DERIVED or element.code.endswith(".area_code"):
+        if element.code in DERIVED or element.code.endswith(".area_code"):
             continue
         current = values.get(element.code, "")
         sensitive = element_is_sensitive(element.code, element)
@@ -245,7 +243,7 @@ def golden_record_edit(*, entity: str, obj, typed: dict[str, str], actor) -> dic
     changes, errors = {}, {}
     for code, raw in typed.items():
         raw = (raw or "").strip()
-        if not raw or not code.startswith(entity + ".") or code in _DERIVED:
+        if not raw or not code.startswith(entity + ".") or code in DERIVED:
             continue
         spec = specs.get(code)
         if spec is None:

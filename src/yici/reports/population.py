@@ -28,7 +28,11 @@ from django.utils.translation import gettext as _
 
 from yici.accounts.models import Area, AreaLevel
 from yici.accounts.selectors import area_subtree_q
-from yici.registry.golden import CORE_FIELDS, element_values
+from yici.registry.golden import (
+    CORE_FIELDS,
+    DERIVED,  # computed elements (age …), never typed; used here and by callers
+    element_values,
+)
 from yici.registry.models import House, Household, Person, Place
 
 ENTITY_MODELS = {"person": Person, "household": Household, "house": House, "place": Place}
@@ -39,7 +43,6 @@ REACHABLE = {
     "house": ("house", "person", "household"),
     "place": ("place",),
 }
-DERIVED = ("person.age", "person.elderly", "house.is_dangerous")
 ELDERLY_AGE = 80
 DANGEROUS_LEVELS = frozenset({"C级", "D级"})
 OPS = ("==", "!=", ">=", "<=", ">", "<")

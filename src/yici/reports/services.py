@@ -30,16 +30,16 @@ from yici.burden.models import BurdenMetric
 from yici.burden.services import burden_record
 from yici.catalog.mapping import element_index
 from yici.common.files import content_path, content_store
-from yici.registry.golden import element_values
 from yici.registry.models import Link, LinkMethod, SourceKind, SourceRecord
 from yici.registry.normalize import ERROR, element_specs_from_catalog, normalize
 from yici.registry.reconcile import recompute_golden
+from yici.registry.selectors import golden_current
+from yici.registry.services import golden_keep_baseline
 from yici.reports.fill import ColumnPlan, Gap, plan_columns, prepare_writers, row_entity, write_workbook
 from yici.reports.layout import TemplateError, TemplateLayout, template_read
 from yici.reports.models import Collection, Frequency, InstanceStatus, Report, ReportInstance, ReportStatus
 from yici.reports.parallel import FillJob, fill_rows
 from yici.reports.population import (
-    DERIVED,
     ENTITY_MODELS,
     Clause,
     FilterError,
@@ -557,17 +557,6 @@ def _same(a: str, b: str) -> bool:
     return " ".join(a.split()) == " ".join(b.split())
 
 
-def _golden(entity: str, pk: int):
-    """The golden record ``pk`` or, if it has been merged since, the one it was merged into."""
-    model = ENTITY_MODELS[entity]
-    obj = model.objects.filter(pk=pk).first()
-    for _step in range(5):
-        if obj is None or obj.merged_into_id is None:
-            break
-        obj = model.objects.filter(pk=obj.merged_into_id).first()
-    return obj
-
-
 def _write_registry(instance: ReportInstance, actor) -> None:
     """One report record per golden record the typed values describe, linked directly, then the
     golden values recomputed."""
@@ -584,7 +573,7 @@ def _write_registry(instance: ReportInstance, actor) -> None:
     touched: dict[str, set[int]] = defaultdict(set)
     for key, cells in typed.items():
         entity, _sep, pk = key.partition(":")
-        obj = _golden(entity, int(pk)) if pk.isdigit() and entity in ENTITY_MODELS else None
+        obj = golden_current(entity, int(pk)) if pk.isdigit() and entity in ENTITY_MODELS else None
         if obj is None:
             continue
         per_target: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
@@ -598,10 +587,11 @@ def _write_registry(instance: ReportInstance, actor) -> None:
             elif entity == "person" and target_entity == "household" and obj.household_id:
                 per_target[("household", obj.household_id)][element] = value
         for (target_entity, target_pk), record_values in per_target.items():
-            target = obj if target_entity == entity else _golden(target_entity, target_pk)
+            target = obj if target_entity == entity else golden_current(target_entity, target_pk)
             if target is None:
                 continue
-            _keep_baseline(target_entity, target, actor)
+            golden_keep_baseline(entity=target_entity, obj=target, actor=actor,
+                                 context=_("registry values before a report"))
             record = SourceRecord.objects.create(
                 kind=SourceKind.REPORT, entity=target_entity, values=record_values, raw=record_values,
                 area_code=target.area_code or instance.area.code, observed_at=now, actor=actor,
@@ -612,19 +602,6 @@ def _write_registry(instance: ReportInstance, actor) -> None:
             touched[target_entity].add(target.pk)
     for entity, ids in touched.items():
         recompute_golden(entity, ids)
-
-
-def _keep_baseline(entity: str, obj, actor) -> None:
-    """A golden record made without any source (by hand, or in a test) would lose its values when
-    they are recomputed from its links: its present values become a record of their own first."""
-    if Link.objects.filter(active=True, **{entity: obj}).exists():
-        return
-    values = {k: v for k, v in element_values(entity, obj).items() if k not in DERIVED and v}
-    record = SourceRecord.objects.create(
-        kind=SourceKind.USER, entity=entity, values=values, raw=values, area_code=obj.area_code,
-        observed_at=obj.updated_at or obj.created_at, actor=None, context=_("registry values before a report"),
-    )
-    Link.objects.create(record=record, method=LinkMethod.DIRECT, created_by=actor, **{entity: obj})
 
 
 # --- the consolidated workbook (汇总) ----------------------------------------------------------------
