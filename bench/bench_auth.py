@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_inbox import start_server  # noqa: E402
+from bench_inbox import recreate_database, server_env, start_server  # noqa: E402
 
 DB_NAME = "yici_bench_auth"
 PASSWORD = "bench-password-2026"
@@ -50,26 +50,6 @@ CLIENT_SECRET = "bench-rp-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 REDIRECT = "http://rp.invalid/callback"
 KEYCLOAK_LOGINS_PER_VCPU = 15
 REFRESH_GOAL = 300
-
-
-def server_env(database_url: str) -> dict:
-    env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "yici.settings", "DEBUG": "0",
-        "SECRET_KEY": env.get("SECRET_KEY", "bench-secret-key-not-for-production-0123456789abcdef"),
-        "YICI_MANIFEST_STATIC": "0", "WHITENOISE_USE_FINDERS": "1", "LOG_LEVEL": "ERROR",
-        "YICI_REQUIRE_2FA": "0", "AXES_FAILURE_LIMIT": "1000",
-    })
-    return env
-
-
-def recreate_database(base_url: str) -> str:
-    import psycopg
-
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return base_url.rsplit("/", 1)[0] + "/" + DB_NAME
 
 
 def seed() -> list[str]:
@@ -205,8 +185,8 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
 
-    database_url = recreate_database(args.database_url)
-    env = server_env(database_url)
+    database_url = recreate_database(args.database_url, DB_NAME)
+    env = server_env(database_url, YICI_REQUIRE_2FA="0", AXES_FAILURE_LIMIT="1000")
     os.environ.update(env)
     import django
 

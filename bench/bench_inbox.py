@@ -47,23 +47,25 @@ DEPARTMENTS = [("minzheng", "民政"), ("zhujian", "住建"), ("weijian", "卫�
                ("tuiyijunren", "退役军人事务"), ("canlian", "残联"), ("yibao", "医保"), ("yingji", "应急管理")]
 
 
-def server_env(database_url: str) -> dict:
+def server_env(database_url: str, **extra: str) -> dict:
+    """The environment of a production-settings gunicorn on ``database_url`` (``extra`` added)."""
     env = dict(os.environ)
     env.update({
         "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "yici.settings", "DEBUG": "0",
         "SECRET_KEY": env.get("SECRET_KEY", "bench-secret-key-not-for-production-0123456789abcdef"),
-        "YICI_MANIFEST_STATIC": "0", "WHITENOISE_USE_FINDERS": "1", "LOG_LEVEL": "ERROR",
+        "YICI_MANIFEST_STATIC": "0", "WHITENOISE_USE_FINDERS": "1", "LOG_LEVEL": "ERROR", **extra,
     })
     return env
 
 
-def recreate_database(base_url: str) -> str:
+def recreate_database(base_url: str, name: str = DB_NAME) -> str:
+    """Drop and create the bench database ``name`` on the server of ``base_url``; returns its URL."""
     import psycopg
 
     with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    return base_url.rsplit("/", 1)[0] + "/" + DB_NAME
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base_url.rsplit("/", 1)[0] + "/" + name
 
 
 def seed() -> list[str]:

@@ -16,18 +16,8 @@ from yici.exchange.models import (
     FieldMapping,
     LineSystemEndpoint,
 )
-from yici.exchange.tests.test_outbox import change, make_person, make_system, running_simulator
-
-
-def subscribed(url, **endpoint):
-    system = make_system("minzheng", url=url, **endpoint)
-    FieldMapping.objects.create(system=system, element_code="person.name", field_name="xm")
-    FieldMapping.objects.create(system=system, element_code="person.phone", field_name="dh")
-    return system
-
-
-def make_due():
-    Delivery.objects.filter(status=DeliveryStatus.PENDING).update(next_attempt_at=timezone.now())
+from yici.exchange.tests.test_outbox import change, make_person, running_simulator
+from yici.exchange.tests.test_outbox_delivery import make_due, subscribed
 
 
 def test_secrets_are_encrypted_at_rest_and_never_stored_in_clear(db):
