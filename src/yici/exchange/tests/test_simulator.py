@@ -25,6 +25,9 @@ from yici.exchange.tests.test_outbox import SECRET, running_simulator
         (["--port", "0", "--fail-rate", "2"], "--fail-rate must be between 0 and 1"),
         (["--port", "0", "--latency-ms", "-5"], "--latency-ms cannot be negative"),
         (["--port", "0", "--name", "../x"], "--name may hold"),
+        (["--port", "0", "--timeout-rate", "1.5"], "--timeout-rate must be between 0 and 1"),
+        (["--port", "0", "--hang-seconds", "-1"], "--hang-seconds cannot be negative"),
+        (["--port", "0", "--schema", "/no/such/schema.json"], "cannot read --schema"),
     ],
 )
 def test_bad_input_is_a_one_line_command_error(args, message, tmp_path):
@@ -83,3 +86,14 @@ def test_the_command_serves_on_loopback(tmp_path):
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=5)
+
+
+@pytest.mark.parametrize(("content", "message"), [("{not json", "is not JSON"), ('{"person": "xm"}', "must be an object")])
+def test_a_bad_schema_file_is_a_one_line_command_error(tmp_path, content, message):
+    schema = tmp_path / "schema.json"
+    schema.write_text(content, encoding="utf-8")
+    with pytest.raises(CommandError) as exc:
+        call_command("simulate_line_system", "--name", "sim", "--port", "0", "--secret", SECRET,
+                     "--store", str(tmp_path / "s.sqlite3"), "--schema", str(schema))
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+    assert not (tmp_path / "s.sqlite3").exists()  # nothing started, nothing stored
