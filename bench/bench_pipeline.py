@@ -18,6 +18,7 @@ import csv
 import io
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -51,6 +52,27 @@ def sample_rows(path: Path, n: int) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def start_profile(wanted: bool):
+    if not wanted:
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
+
+
+def stop_profile(profiler) -> None:
+    if profiler is None:
+        return
+    import pstats
+
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(25)
+
+
 def _steps(result) -> str:
     """Seconds per step of a reconcile run (read, key_table, match, links, golden, reviews; per entity)."""
     parts = [f"{entity} " + " ".join(f"{k} {v:.1f}" for k, v in sub.get("seconds", {}).items())
@@ -64,12 +86,23 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder written by bench/legacy_gen.py")
     parser.add_argument("--new-rows", type=int, default=10_000)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--snapshot", type=Path, default=None,
+                        help="SQLite only: after importing, keep a copy of the database here; when the copy "
+                             "exists, start from it and skip the import (to measure reconcile again)")
+    parser.add_argument("--profile", choices=["full", "incremental"], default=None,
+                        help="print where that run spends its time (cProfile, top 40)")
     parser.add_argument("--profile-incremental", action="store_true",
                         help="print where the incremental batch spends its time (cProfile, top 30)")
     args = parser.parse_args()
 
     var = Path(tempfile.mkdtemp(prefix="yici-bench-"))
     os.environ["YICI_VAR_DIR"] = str(var)
+    if args.profile_incremental:
+        args.profile = "incremental"
+    restored = False
+    if args.snapshot and args.snapshot.exists() and not args.database_url:
+        shutil.copyfile(args.snapshot, var / "yici.sqlite3")
+        restored = True
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yici.settings")
@@ -85,12 +118,13 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if args.database_url:  # a server database may hold an earlier run
         call_command("flush", "--noinput", verbosity=0)
-    catalog_load(data=BUILTIN_CATALOG.read_bytes())
+    if not restored:
+        catalog_load(data=BUILTIN_CATALOG.read_bytes())
     files = sorted(p for p in args.data.glob("*.csv") if p.name not in ("truth.csv",))
 
     started, started_cpu = time.perf_counter(), cpu()
     total_rows = 0
-    for path in files:
+    for path in [] if restored else files:
         t = time.perf_counter()
         summary = import_run(import_prepare(data=path.read_bytes(), filename=path.name,
                                             system_code="bench_" + path.name.split("_", 1)[0]))
@@ -99,11 +133,22 @@ def main() -> None:
         print(f"import {path.name}: {summary.rows_total} rows in {seconds:.1f} s "
               f"({summary.rows_total / seconds:,.0f} rows/s), peak {peak_mb():,.0f} MB", flush=True)
     import_seconds = time.perf_counter() - started
-    print(f"import total: {total_rows} rows in {import_seconds:.1f} s (CPU {cpu() - started_cpu:.1f} s)", flush=True)
+    if restored:
+        print(f"import skipped: database restored from {args.snapshot}", flush=True)
+    else:
+        print(f"import total: {total_rows} rows in {import_seconds:.1f} s (CPU {cpu() - started_cpu:.1f} s)",
+              flush=True)
+        if args.snapshot and not args.database_url:
+            from django.db import connection
 
+            connection.close()  # a consistent file: nothing pending in the WAL
+            shutil.copyfile(var / "yici.sqlite3", args.snapshot)
+
+    profiler = start_profile(args.profile == "full")
     t, t_cpu = time.perf_counter(), cpu()
     result = reconcile()
     reconcile_seconds = time.perf_counter() - t
+    stop_profile(profiler)
     print(f"reconcile (full): {result.records} records → {result.clusters} clusters, "
           f"{result.review_pairs} review pairs in {reconcile_seconds:.1f} s (CPU {cpu() - t_cpu:.1f} s), "
           f"peak {peak_mb():,.0f} MB", flush=True)
@@ -113,22 +158,13 @@ def main() -> None:
     if args.new_rows:
         source = max(files, key=lambda p: p.stat().st_size)
         data = sample_rows(source, args.new_rows)
-        profiler = None
-        if args.profile_incremental:
-            import cProfile
-
-            profiler = cProfile.Profile()
-            profiler.enable()
+        profiler = start_profile(args.profile == "incremental")
         t, t_cpu = time.perf_counter(), cpu()
         summary = import_run(import_prepare(data=data, filename="incremental.csv", system_code="bench_incremental"))
         result = reconcile()
         seconds = time.perf_counter() - t
         seconds_cpu = cpu() - t_cpu
-        if profiler is not None:
-            import pstats
-
-            profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        stop_profile(profiler)
         print(f"incremental batch: {summary.rows_total} rows imported and reconciled in {seconds:.1f} s "
               f"(CPU {seconds_cpu:.1f} s; {result.new_records} new records, {result.records} read; "
               f"reconcile {result.seconds:.1f} s), "

@@ -150,6 +150,42 @@ def test_households_group_members_by_household_number(systems):
     assert household.head_name == "张三丰" and household.members.count() == 2
 
 
+def test_a_households_head_written_in_a_later_chunk_still_heads_it(systems, monkeypatch):
+    # Golden persons are written in chunks of BATCH * 5 with their household; the household made
+    # with the first chunk's member must end up headed by the 户主 written later.
+    monkeypatch.setattr(rc, "BATCH", 1)
+    record(systems["gongan"], person__name="王二", person__household_no="1112010001", person__relation_to_head="配偶")
+    for i in range(5):
+        record(systems["gongan"], person__name=f"王{i}{i}", person__household_no=f"11120100{i + 10}")
+    head = record(systems["gongan"], **ZHANG, person__household_no="1112010001", person__relation_to_head="户主")
+    reconcile()
+    household = Household.objects.get(household_no="1112010001")
+    assert household.head_name == "张三丰" and household.members.count() == 2
+    assert Person.objects.get(pk=golden_of(head)).household_id == household.pk
+    assert Household.objects.count() == 6 and not Person.objects.filter(household__isnull=True).exists()
+
+
+def test_persons_join_the_household_a_household_record_made(systems):
+    record(systems["gongan"], entity="household", **{"household__household_no": "1112010001",
+                                                   "household__head_name": "张三丰"})
+    person = record(systems["gongan"], **ZHANG, person__household_no="1112010001", person__relation_to_head="户主")
+    reconcile()
+    household = Household.objects.get()
+    assert Person.objects.get(pk=golden_of(person)).household_id == household.pk
+    assert household.links.filter(active=True).count() == 1
+
+
+def test_a_later_run_puts_new_persons_into_existing_households(systems):
+    record(systems["gongan"], **ZHANG, person__household_no="1112010001", person__relation_to_head="户主")
+    reconcile()
+    spouse = record(systems["gongan"], person__name="王二", person__household_no="1112010001",
+                    person__relation_to_head="配偶")
+    reconcile()
+    household = Household.objects.get()
+    assert household.head_name == "张三丰"
+    assert Person.objects.get(pk=golden_of(spouse)).household_id == household.pk
+
+
 def test_export_clusters_lists_imported_rows(systems):
     from yici.exchange.models import ImportBatch
 

@@ -1,0 +1,57 @@
+import datetime
+
+import pytest
+from django.db import connection, transaction
+
+from yici.common import db as common_db
+from yici.common.db import bulk_cache, fast_insert, json_dumps
+from yici.registry.models import Person
+
+
+def person_rows(start: int, count: int) -> list[dict]:
+    now = datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC)
+    return [{"id": i, "name": f"张{i}", "name_initials": "z", "id_number": "", "gender": "", "phone": "",
+             "relation_to_head": "", "address": "", "area_code": "", "attributes": {"person.note": "备注"},
+             "provenance": {}, "version": 1, "created_at": now, "updated_at": now}
+            for i in range(start, start + count)]
+
+
+FIELDS = ["id", "name", "name_initials", "id_number", "gender", "phone", "relation_to_head", "address", "area_code",
+          "attributes", "provenance", "version", "created_at", "updated_at"]
+
+
+
+def test_json_text_is_plain_utf8_and_reads_back():
+    text = json_dumps({"姓名": "张三", 1: [True, None, 1.5]})
+    assert text == '{"姓名":"张三","1":[true,null,1.5]}'
+    # Types orjson would encode otherwise than Django go Django's way: a date is refused like json.dumps does.
+    with pytest.raises(TypeError):
+        json_dumps({"when": datetime.date(2026, 1, 1)})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_rows_round_trip_through_the_orm():
+    with transaction.atomic():
+        fast_insert(Person, person_rows(1, 3), FIELDS)
+    person = Person.objects.get(pk=2)
+    assert person.attributes == {"person.note": "备注"} and person.name == "张2"
+    from django.db.models import TextField
+    from django.db.models.fields.json import KeyTextTransform
+    from django.db.models.functions import Cast
+
+    note = Cast(KeyTextTransform("person.note", "attributes"), TextField())
+    assert Person.objects.annotate(note=note).filter(note="备注").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_cache_is_restored():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite page cache")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (before,) = cursor.fetchone()
+        with bulk_cache():
+            cursor.execute("PRAGMA cache_size")
+            assert cursor.fetchone()[0] == -common_db.BULK_CACHE_KIB
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone()[0] == before
