@@ -213,6 +213,9 @@ LOGGING = {
 YICI_ENCRYPTION_KEYS = [k.strip() for k in (envstr("YICI_ENCRYPTION_KEYS") or "").split(",") if k.strip()]
 # Where spreadsheet connectors drop their workbooks unless a system names its own folder.
 YICI_DROP_DIR = Path(envstr("YICI_DROP_DIR", str(VAR_DIR / "drop")))
+# DuckDB's memory limit for record linkage (Splink); beyond it DuckDB spills to disk. Together
+# with the records reconcile holds in Python this sets the run's peak memory.
+YICI_LINKAGE_MEMORY_LIMIT = envstr("YICI_LINKAGE_MEMORY_LIMIT", "3GB")
 # Circuit breaker: transient failures in a row before a system is paused, and the first pause.
 YICI_BREAKER_THRESHOLD = envint("YICI_BREAKER_THRESHOLD", 5)
 YICI_BREAKER_COOLDOWN = float(envint("YICI_BREAKER_COOLDOWN", 30))

@@ -103,9 +103,58 @@ def open_cache() -> KeyCache | None:
 
 
 def schedule_rebuild(records: pa.Table, keys: pa.Table) -> None:
-    """Replace the file with every person record's linkage inputs and keys once the transaction commits."""
+    """Replace the file with every person record's linkage inputs and keys once the transaction commits.
+
+    The new file is written now, beside the current one, and put in its place on commit: a county's
+    tables take hundreds of megabytes that the rest of the run can use (its peak memory is what
+    Python and DuckDB hold together). After a rollback the new file is left unused and removed by
+    a later rebuild.
+    """
     token = _new_token()
-    transaction.on_commit(lambda: _write(records, keys, token, expected=None))
+    file = path()
+    tmp = file.with_name(f"{file.name}.{token}.tmp")
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(file)
+        _create(tmp, records, keys, token)
+    except (duckdb.Error, OSError) as exc:  # the file is only a cache: the next run reads the records
+        logger.warning("could not write the person key table %s: %s", tmp, exc)
+        return
+    transaction.on_commit(lambda: _install(tmp, file))
+
+
+def _install(tmp: Path, file: Path) -> None:
+    try:
+        os.replace(tmp, file)
+    except OSError as exc:
+        logger.warning("could not install the person key table %s: %s", file, exc)
+
+
+def _remove_stale(file: Path, *, older_than: float = 3600.0) -> None:
+    """Files of rebuilds whose transaction rolled back (an hour old: a running rebuild's is newer)."""
+    import time
+
+    for stale in file.parent.glob(f"{file.name}.*.tmp"):
+        try:
+            if time.time() - stale.stat().st_mtime > older_than:
+                stale.unlink()
+        except OSError:
+            pass
+
+
+def _create(target: Path, records: pa.Table, keys: pa.Table, token: str) -> None:
+    target.unlink(missing_ok=True)
+    con = duckdb.connect(str(target))
+    try:
+        con.register("__records", records)
+        con.register("__keys", keys)
+        con.execute("create table records as select * from __records")
+        con.execute("create table keys as select * from __keys")
+        con.execute("create table meta (k varchar primary key, v varchar)")
+        _set_meta(con, token)
+        con.execute("checkpoint")
+    finally:
+        con.close()
 
 
 def schedule_append(records: pa.Table, keys: pa.Table, cache: KeyCache) -> None:
@@ -125,26 +174,10 @@ def _new_token() -> str:
     return token
 
 
-def _write(records: pa.Table, keys: pa.Table, token: str, *, expected: str | None) -> None:
+def _write(records: pa.Table, keys: pa.Table, token: str, *, expected: str) -> None:
+    """Append to the file, if it is still the one whose token is ``expected``."""
     file = path()
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        if expected is None:
-            tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-            tmp.unlink(missing_ok=True)
-            con = duckdb.connect(str(tmp))
-            try:
-                con.register("__records", records)
-                con.register("__keys", keys)
-                con.execute("create table records as select * from __records")
-                con.execute("create table keys as select * from __keys")
-                con.execute("create table meta (k varchar primary key, v varchar)")
-                _set_meta(con, token)
-                con.execute("checkpoint")
-            finally:
-                con.close()
-            os.replace(tmp, file)
-            return
         con = duckdb.connect(str(file))
         try:
             meta = dict(con.execute("select k, v from meta").fetchall())

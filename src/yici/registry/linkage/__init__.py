@@ -33,11 +33,14 @@ import gc
 import json
 import logging
 import os
+import re
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from splink import DuckDBAPI, Linker
 
 from yici.registry.linkage import features, model
@@ -68,7 +71,10 @@ def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     threads = max(1, min(os.cpu_count() or 1, 8))
     con.execute(f"set threads = {threads}")
-    con.execute("set memory_limit = '3GB'")
+    limit = getattr(settings, "YICI_LINKAGE_MEMORY_LIMIT", "3GB")
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit):
+        raise ImproperlyConfigured(f"YICI_LINKAGE_MEMORY_LIMIT must be a size such as 3GB, not {limit!r}")
+    con.execute(f"set memory_limit = '{limit}'")
     con.execute("set preserve_insertion_order = false")
     return con
 
