@@ -68,3 +68,16 @@ def test_search_by_pinyin_initials_id_and_phone(client, world, resident):
     assert "张三丰" in client.get(reverse("registry:person_list"), {"q": "张三"}).content.decode()
     assert "王五" in client.get(reverse("registry:person_list"), {"q": "13900000001"}).content.decode()
     assert "张三丰" not in client.get(reverse("registry:person_list"), {"q": "13900000001"}).content.decode()
+
+
+def test_the_pager_keeps_the_search(client, world):
+    from yici.testing.fixtures import VILLAGE
+
+    for i in range(55):
+        PersonFactory(name=f"张{i:02d}", area_code=VILLAGE)
+    PersonFactory(name="李四", area_code=VILLAGE)
+    client.force_login(world.cadre)
+    first = client.get(reverse("registry:person_list") + "?q=张").content.decode()
+    assert "?q=%E5%BC%A0&amp;page=2" in first and "1 / 2" in first
+    second = client.get(reverse("registry:person_list") + "?q=张&page=2").content.decode()
+    assert "2 / 2" in second and "?q=%E5%BC%A0&amp;page=1" in second and "李四" not in second
