@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import operator
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -70,12 +71,13 @@ def fast_update(model, objs: Iterable, fields: Sequence[str], *, batch_size: int
     sql = "UPDATE {} SET {} WHERE {} = %s".format(
         quote(meta.db_table), ", ".join(f"{quote(f.column)} = %s" for f in columns), quote(meta.pk.column)
     )
-    converters = [(f, _converter(f, connection)) for f in columns]
+    read = operator.attrgetter(*[f.attname for f in columns], "pk")
+    convert = _row_converter(columns, connection)
     total = 0
     batch: list[list] = []
     with connection.cursor() as cursor:
         for obj in objs:
-            batch.append([convert(getattr(obj, f.attname)) for f, convert in converters] + [obj.pk])
+            batch.append(convert(list(read(obj))))
             if len(batch) >= batch_size:
                 cursor.executemany(sql, batch)
                 total += len(batch)
@@ -101,12 +103,13 @@ def fast_insert(model, rows: Iterable[dict], fields: Sequence[str], *, batch_siz
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
         quote(meta.db_table), ", ".join(quote(f.column) for f in columns), ", ".join(["%s"] * len(columns))
     )
-    preps = [(f.attname if f.attname in fields else f.name, _converter(f, connection)) for f in columns]
+    names = [f.attname if f.attname in fields else f.name for f in columns]
+    convert = _row_converter(columns, connection)
     total = 0
     batch: list[list] = []
     with connection.cursor() as cursor:
         for row in rows:
-            batch.append([prep(row.get(name)) for name, prep in preps])
+            batch.append(convert(list(map(row.get, names))))
             if len(batch) >= batch_size:
                 cursor.executemany(sql, batch)
                 total += len(batch)
@@ -119,6 +122,26 @@ def fast_insert(model, rows: Iterable[dict], fields: Sequence[str], *, batch_siz
 
 _PLAIN = (models.CharField, models.TextField, models.IntegerField, models.ForeignKey, models.BooleanField,
           models.FloatField)
+
+
+def _row_converter(columns, connection):
+    """A function that turns a row's values (a list, in ``columns`` order; more may follow) into
+    query parameters in place: only the columns whose values need converting are touched."""
+    converting = [(i, c) for i, c in enumerate(_converter(f, connection) for f in columns) if c is not _AS_IS]
+
+    def convert(values: list) -> list:
+        for i, convert_one in converting:
+            values[i] = convert_one(values[i])
+        return values
+
+    return convert
+
+
+def _as_is(value):
+    return value
+
+
+_AS_IS = _as_is
 
 
 def _converter(field, connection):
@@ -140,7 +163,7 @@ def _converter(field, connection):
             return lambda value: None if value is None else json_dumps(value)
         return lambda value: None if value is None else adapt(value, encoder)
     if isinstance(field, _PLAIN) and not isinstance(field, models.DecimalField):
-        return lambda value: value
+        return _AS_IS
     last: list = [object(), None]
 
     def convert(value):

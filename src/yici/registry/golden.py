@@ -12,7 +12,7 @@ said Y; 公安 is authoritative"). Nothing here writes to the database; callers 
 import datetime
 import functools
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pypinyin import Style, lazy_pinyin
 
@@ -58,9 +58,11 @@ DERIVED = ("person.age", "person.elderly", "house.is_dangerous")
 CORRECTED_BY_HAND = "user"
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One source's claim for one element of one entity."""
+class Candidate(NamedTuple):
+    """One source's claim for one element of one entity.
+
+    (A named tuple: a county's first run makes millions, at a third of a frozen dataclass's cost.)
+    """
 
     value: str
     record_id: int
@@ -69,8 +71,7 @@ class Candidate:
     observed_at: str  # ISO timestamp; ISO strings sort chronologically
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
+class Choice(NamedTuple):
     value: str
     winner: Candidate
     rule: str  # 'authoritative' | 'corrected' | 'most_recent' | 'most_frequent' | 'only'

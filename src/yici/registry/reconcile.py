@@ -633,8 +633,9 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
             values, provenance = _survive(group, authority)
             obj = Row(gid, version=version + 1, area_code=area_code, provenance=provenance, updated_at=now)
             golden.apply_values(entity, obj, values, model)
-            areas = [(r["observed_at"], r["area_code"]) for r in group if r["area_code"]]
-            if areas:
+            if len(group) == 1:
+                obj.area_code = group[0]["area_code"] or obj.area_code
+            elif areas := [(r["observed_at"], r["area_code"]) for r in group if r["area_code"]]:
                 obj.area_code = _most_specific_recent_area(areas)
             changes.append((gid, obj.version, changed_elements(old_values, values)))
             if gid in new_goldens:
