@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yici.catalog.models import DataElement
-from yici.common.db import fast_insert
+from yici.common.db import bulk_cache, fast_insert
 from yici.exchange.areas import AreaResolver
 from yici.exchange.models import ImportBatch, ImportStatus, LineSystem
 from yici.exchange.tabular import Table, TableError, read_table
@@ -295,7 +295,7 @@ def import_run(
     resolver = AreaResolver()
     now = timezone.now()
     user = actor if getattr(actor, "is_authenticated", False) else None
-    with transaction.atomic():
+    with transaction.atomic(), bulk_cache():
         if batch is None:
             ImportBatch.objects.filter(system=system, sha256=plan.sha256, sheet_name=plan.table.sheet_name or "",
                                        entity=plan.entity).exclude(status=ImportStatus.DONE).delete()
