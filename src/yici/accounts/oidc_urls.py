@@ -13,7 +13,7 @@ from yici.accounts import oidc
 app_name = "oauth2_provider"
 urlpatterns = [
     path("authorize/", oidc.AuthorizationView.as_view(), name="authorize"),
-    path("token/", views.TokenView.as_view(), name="token"),
+    path("token/", oidc.TokenView.as_view(), name="token"),
     path("revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
     re_path(r"^\.well-known/openid-configuration/?$", oidc.DiscoveryView.as_view(),

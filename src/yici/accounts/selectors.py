@@ -2,7 +2,7 @@
 
 from django.db.models import Q, QuerySet
 
-from yici.accounts.models import Area, User, UserSession
+from yici.accounts.models import Area, ExternalAccount, User, UserSession
 from yici.accounts.roles import ADMIN_ROLES
 
 
@@ -45,6 +45,21 @@ def user_list(*, fetched_by: User) -> QuerySet[User]:
     if fetched_by.role not in ADMIN_ROLES:
         return User.objects.none()
     return scope_by_area(User.objects.all(), user=fetched_by, field="area__code")
+
+
+def user_search(*, fetched_by: User, text: str = "") -> QuerySet[User]:
+    """The users a county admin manages, by user name or name, with their area and department."""
+    users = user_list(fetched_by=fetched_by).select_related("area", "department")
+    text = text.strip()
+    if text:
+        users = users.filter(Q(username__icontains=text) | Q(display_name__icontains=text))
+    return users.order_by("username")
+
+
+def system_account_list(*, system, fetched_by: User) -> QuerySet[ExternalAccount]:
+    """The accounts in a line system of the users the requester manages, by user name."""
+    return (ExternalAccount.objects.filter(system=system, user__in=user_list(fetched_by=fetched_by))
+            .select_related("user").order_by("user__username"))
 
 
 def session_list(*, user: User) -> QuerySet[UserSession]:

@@ -30,12 +30,18 @@ def untrack_logout(sender, request, user, **kwargs):
         UserSession.objects.filter(session_key=request.session.session_key).delete()
 
 
-def _connect_token_audit():
-    from oauth2_provider.signals import app_authorized
+def _connect_system_code_cache():
+    """The token audit's cache of client → line system is forgotten when any of the three changes."""
+    from django.db.models.signals import post_delete, post_save
+    from oauth2_provider.models import get_application_model
 
-    from yici.accounts.oidc import token_issued_audit
+    from yici.accounts.models import LineSystemClient
+    from yici.accounts.oidc import system_codes_forget
+    from yici.exchange.models import LineSystem
 
-    app_authorized.connect(token_issued_audit, dispatch_uid="yici_token_issued_audit")
+    for model in (get_application_model(), LineSystemClient, LineSystem):
+        for name, signal in (("save", post_save), ("delete", post_delete)):
+            signal.connect(system_codes_forget, sender=model, dispatch_uid=f"yici_system_codes_{name}_{model.__name__}")
 
 
-_connect_token_audit()
+_connect_system_code_cache()

@@ -12,6 +12,7 @@ urlpatterns = [
     path("portal/", views_sso.portal, name="portal"),
     path("2fa/", views_sso.two_factor, name="two_factor"),
     path("line-systems/<slug:code>/client/", views_sso.line_system_client, name="line_system_client"),
+    path("users/", views_sso.user_list, name="user_list"),
     path("users/<str:username>/accounts/", views_sso.user_accounts, name="user_accounts"),
     path("users/<str:username>/active/", views_sso.user_active, name="user_active"),
     path("api/waiting/", views_sso.waiting_report, name="waiting_report"),

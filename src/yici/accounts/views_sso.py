@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -47,6 +48,7 @@ def portal(request):
     return render(request, "accounts/portal.html", {
         "tiles": portal_tiles(user=request.user),
         "pending": provisioning.pending_deliveries(user=request.user),
+        "manages_users": request.user.role in ADMIN_ROLES,
     })
 
 
@@ -123,6 +125,10 @@ def _system_or_404(code: str):
     return system
 
 
+# The registration page lists a system's accounts up to this many; the user list finds the others.
+SYSTEM_ACCOUNTS_SHOWN = 50
+
+
 @login_required
 def line_system_client(request, code: str):
     _require_admin(request)
@@ -161,10 +167,21 @@ def line_system_client(request, code: str):
                 return redirect("accounts:line_system_client", code=system.code)
     if client:
         client.refresh_from_db()
+    accounts = selectors.system_account_list(system=system, fetched_by=request.user)
     return render(request, "accounts/line_system_client.html", {
         "system": system, "client": client, "form": form, "secret": secret,
         "secret_for": request.POST.get("action", "register") if secret else "",
+        "accounts": accounts[:SYSTEM_ACCOUNTS_SHOWN], "account_count": accounts.count(),
     })
+
+
+@login_required
+def user_list(request):
+    """The users a county admin manages, each with a link to their accounts in the line systems."""
+    _require_admin(request)
+    text = request.GET.get("q", "")[:100]
+    page = Paginator(selectors.user_search(fetched_by=request.user, text=text), 50).get_page(request.GET.get("page"))
+    return render(request, "accounts/user_list.html", {"page": page, "q": text})
 
 
 @login_required

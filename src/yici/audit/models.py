@@ -11,6 +11,7 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", _("Deleted")
     REVEAL = "reveal", _("Revealed a sensitive value")
     LOGIN = "login", _("Signed in")
+    TOKEN_ISSUED = "token_issued", _("Issued a token")
     LOGOUT = "logout", _("Signed out")
     PASSWORD_CHANGE = "password_change", _("Changed password")
     SESSION_END = "session_end", _("Ended a session")

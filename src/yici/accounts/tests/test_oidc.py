@@ -90,6 +90,10 @@ def test_full_flow_with_authlib(provider, world):
 
     refreshed = client.refresh_token(metadata["token_endpoint"])
     assert refreshed["access_token"] != token["access_token"]
+    assert refreshed["refresh_token"] != token["refresh_token"]  # rotated
+    # No new ID token on refresh (OIDC Core 12.2; see YiciOAuth2Validator.refresh_id_token): the RP keeps
+    # the sign-in's, which still serves as the logout hint below.
+    assert "id_token" not in refreshed
     assert client.get(metadata["userinfo_endpoint"]).status_code == 200
     # The rotated-away refresh token cannot be used again (RFC 9700 reuse protection).
     reuse = requests.post(metadata["token_endpoint"], auth=(CLIENT_ID, CLIENT_SECRET),
@@ -103,7 +107,11 @@ def test_full_flow_with_authlib(provider, world):
     assert client.get(metadata["userinfo_endpoint"]).status_code == 401
     assert browser.get(f"{base}/", allow_redirects=False).status_code == 302  # signed out of Yici too
 
-    assert AuditEvent.objects.filter(action="login", field="oidc_token", actor=world.cadre).count() >= 2
+    issued = AuditEvent.objects.filter(action="token_issued", actor=world.cadre).order_by("id")
+    assert [event.field for event in issued] == ["authorization_code", "refresh_token"]  # not the refused reuse
+    assert issued[0].after == {"client": CLIENT_ID, "grant": "authorization_code", "scope": "openid profile",
+                               "system": "zhujian-housing"}
+    assert issued[0].area_code == world.cadre.area.code
     assert BurdenCount.objects.get(metric="logins_avoided", user=world.cadre).count == 1
 
 

@@ -11,6 +11,7 @@ from yici.accounts.oidc import subject_of
 from yici.accounts.roles import Role
 from yici.accounts.services_sso import client_register, machine_client_register
 from yici.accounts.tests.sso_helpers import register_rp
+from yici.audit.models import AuditEvent
 from yici.exchange.machine_auth import MachineAuthError, line_system_from_request
 from yici.exchange.models import LineSystem
 
@@ -83,6 +84,12 @@ def test_client_credentials_token_identifies_the_line_system(machine, world):
     assert answer.status_code == 200 and answer.json() == {"stored": 1}
     waiting = PortalWaiting.objects.get(user=world.cadre)
     assert waiting.system == rp.system and waiting.count == 3
+    # The issuance is audited as the machine client's, naming its line system.
+    event = AuditEvent.objects.get(action="token_issued")
+    assert event.actor is None and event.field == "client_credentials"
+    assert event.object_type == "oauth2_provider.application" and event.object_id == str(rp.machine_application.pk)
+    assert event.after == {"client": client_id, "grant": "client_credentials", "scope": "exchange",
+                           "system": rp.system.code}
 
 
 def test_machine_access_refuses_bad_tokens(machine, world):

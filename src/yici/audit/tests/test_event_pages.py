@@ -182,3 +182,20 @@ def test_the_list_page_runs_a_fixed_number_of_queries(client, world, resident, d
         response = client.get(LIST)
     assert len(response.context["page"].object_list) == 50
     assert "cadre59" in response.content.decode()
+
+
+def test_token_issuance_has_its_own_action_to_show_and_filter_by(client, world, trail, settings):
+    issued = audit_event(actor=world.cadre, action="token_issued", obj=world.cadre, field="refresh_token",
+                         after={"client": "housing-client", "grant": "refresh_token", "scope": "openid",
+                                "system": "zhujian-housing"})
+    client.force_login(world.auditor)
+    response = client.get(LIST, {"action": "token_issued"})
+    assert not response.context["form"].errors
+    assert [e.pk for e in response.context["page"]] == [issued.pk]
+    body = response.content.decode()
+    assert '<option value="token_issued" selected>签发令牌</option>' in body
+    assert '<span class="tag">签发令牌</span>' in body
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert '<span class="tag">Issued a token</span>' in client.get(LIST, {"action": "token_issued"}).content.decode()
+    detail = client.get(reverse("audit:event_detail", args=[issued.pk])).content.decode()
+    assert "Issued a token" in detail and "zhujian-housing" in detail
