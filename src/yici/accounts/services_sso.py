@@ -148,3 +148,16 @@ def waiting_report(*, system, items: list[dict]) -> int:
         )
         stored += 1
     return stored
+
+
+def tokens_clear_expired() -> None:
+    """Delete expired tokens, grants and ID tokens (django-oauth-toolkit's ``clear_expired``).
+
+    Every refresh leaves a revoked refresh token behind; they are kept as long as a refresh token
+    lives (reuse of a rotated token must still be recognised) and deleted after. ``yici worker``
+    runs this hourly; ``yici cleartokens`` does the same by hand.
+    """
+    from oauth2_provider.models import clear_expired
+
+    clear_expired()
+

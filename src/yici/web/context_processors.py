@@ -27,6 +27,7 @@ NAVIGATION = [
     ("reports:my_instances", _("Reports to fill in"), ENTRY_ROLES),
     ("catalog:element_list", _("Data catalog"), ALL_ROLES),
     ("audit:event_list", _("Audit log"), AUDIT_ROLES),
+    ("accounts:user_list", _("Users"), frozenset({Role.COUNTY_ADMIN})),
     ("accounts:sessions", _("My sessions"), ALL_ROLES),
 ]
 

@@ -240,3 +240,27 @@ def test_the_refresh_token_read_returns_what_the_orm_returns(client, world, sign
     if case == "user without an area":
         assert read.user.area is None
     assert token_sql.refresh_tokens_by_checksum("0" * 64) == []
+
+
+def test_housekeeping_deletes_expired_tokens_but_keeps_rotated_ones_while_reuse_can_be_recognised(
+        client, world, signed_in, settings):
+    from yici.accounts.services_sso import tokens_clear_expired
+
+    rotated = _refresh(client, signed_in["refresh_token"]).json()
+    tokens_clear_expired()
+    # The rotated-away refresh token stays: offering it again must still revoke the family.
+    assert RefreshToken.objects.filter(user=world.cadre).count() == 2
+    reuse = _refresh(client, signed_in["refresh_token"])
+    assert reuse.status_code == 400
+    assert client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {rotated['access_token']}").status_code == 401
+
+    # Once a refresh token could no longer be used anyway, it and its access token go.
+    later = timezone.now() + timedelta(seconds=settings.OAUTH2_PROVIDER["REFRESH_TOKEN_EXPIRE_SECONDS"] + 60)
+    RefreshToken.objects.update(revoked=timezone.now() - timedelta(seconds=1))
+    AccessToken.objects.update(expires=timezone.now() - timedelta(seconds=1))
+    from unittest import mock
+
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        tokens_clear_expired()
+    assert not RefreshToken.objects.filter(user=world.cadre).exists()
+    assert not AccessToken.objects.filter(user=world.cadre).exists()

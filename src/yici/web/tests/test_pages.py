@@ -34,6 +34,10 @@ def test_navigation_depends_on_the_role(client, world):
     client.force_login(world.auditor)
     labels = [str(i["url"]) for i in client.get(reverse("web:home")).context["nav_items"]]
     assert reverse("audit:event_list") in labels and reverse("registry:person_list") not in labels
+    assert reverse("accounts:user_list") not in labels
+    client.force_login(world.admin)
+    labels = [str(i["url"]) for i in client.get(reverse("web:home")).context["nav_items"]]
+    assert reverse("accounts:user_list") in labels
 
 
 def test_anonymous_home_redirects_to_login(client):

@@ -24,10 +24,31 @@ class Command(BaseCommand):
             raise CommandError("--interval must be positive")
         if not options["no_deliveries"] and not options["batch"]:
             threading.Thread(target=self._deliveries, daemon=True, name="yici-deliveries").start()
+        if not options["batch"]:
+            threading.Thread(target=self._housekeeping, daemon=True, name="yici-housekeeping").start()
         worker_args = ["--queue-name", options["queue"], "--interval", str(options["interval"]), "--no-reload"]
         if options["batch"]:
             worker_args.append("--batch")
         call_command("db_worker", *worker_args)
+
+    @staticmethod
+    def _housekeeping():
+        """Hourly: delete expired sign-in tokens (each refresh leaves one behind)."""
+        import logging
+        import time
+
+        from django.conf import settings
+
+        from yici.accounts.services_sso import tokens_clear_expired
+
+        while True:
+            try:
+                tokens_clear_expired()
+            except Exception:  # a failed clean-up is retried next hour; the worker goes on
+                logging.getLogger(__name__).exception("clearing expired tokens failed")
+            finally:
+                close_old_connections()
+            time.sleep(getattr(settings, "YICI_HOUSEKEEPING_SECONDS", 3600))
 
     @staticmethod
     def _deliveries():
