@@ -219,10 +219,12 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
 def _reconcile_entities(entities: list[str], result: ReconcileResult, *, full: bool, actor, authority,
                         progress: Progress, households: "_Households") -> None:
     entity = entities[0] if len(entities) == 1 else None
+    golden_of: dict[str, dict[int, int] | None] = {}
     for name in entities:
         sub = _reconcile_entity(name, full=full, actor=actor, authority=authority, progress=progress,
                                 households=households)
         touched = sub.pop("touched")
+        golden_of[name] = sub.pop("golden_of", None)
         if name == "person":
             result.touched_persons = touched
         result.by_entity[name] = sub
@@ -231,7 +233,8 @@ def _reconcile_entities(entities: list[str], result: ReconcileResult, *, full: b
     t = time.perf_counter()
     if entity in (None, "person", "house"):
         house_changed = bool(result.by_entity.get("house", {}).get("new_records"))
-        _link_house_owners(None if full or house_changed or entity == "house" else result.touched_persons)
+        _link_house_owners(None if full or house_changed or entity == "house" else result.touched_persons,
+                           owner_of_facet=golden_of.get("person"), house_of_record=golden_of.get("house"))
     if entity in (None, "person", "household"):
         households.finish()
         # New persons were written with their household; the others the run touched are checked.
@@ -420,6 +423,10 @@ def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dic
     stats["clusters"] = len(groups)
     touched, new_goldens, members = _assign_golden(entity, groups, links, actor, stats, full=full)
     del groups
+    if linkage_input is None and entity in ("person", "house"):
+        # Every record of the entity was read: where each one now belongs is known here, which
+        # spares the house-owner step a join of every link with its record (``_link_house_owners``).
+        stats["golden_of"] = _golden_of_records(entity, members, by_id)
     t = _lap(stats, "links", t)
     stats["touched"] = touched
     missing = {rid for g in touched for rid in members[g]} | {x for a, b, _p in review_candidates for x in (a, b)}
@@ -705,11 +712,28 @@ def _queue_reviews(entity: str, candidates: list[tuple[int, int, float]], uf: Un
     return len(new)
 
 
-def _link_house_owners(person_ids: set[int] | None = None) -> None:
+def _golden_of_records(entity: str, members: dict[int, list[int]], by_id: dict[int, dict]) -> dict[int, int]:
+    """For houses: record id → golden house. For persons: owner facet's house record id → golden person."""
+    if entity == "house":
+        return {rid: gid for gid, rids in members.items() for rid in rids}
+    out = {}
+    for gid, rids in members.items():
+        for rid in rids:
+            record = by_id.get(rid)
+            if record is not None and record["parent_id"] is not None:
+                out[record["parent_id"]] = gid
+    return out
+
+
+def _link_house_owners(person_ids: set[int] | None = None, *, owner_of_facet: dict[int, int] | None = None,
+                       house_of_record: dict[int, int] | None = None) -> None:
     """house.owner ← the golden person of the house row's owner facet (only where it changed).
 
     ``person_ids`` limits the work to the houses whose owner facets are linked to those persons
-    (an incremental run that touched no house); None: every house.
+    (an incremental run that touched no house); None: every house. With ``owner_of_facet`` (house
+    record → golden person of its owner facet) and ``house_of_record`` (house record → golden
+    house), both complete because the run read every record, every house is done without reading
+    the links.
 
     Scans joined in Python rather than one ``IN (…)`` list, which a county's worth of houses
     would push past SQLite's limit on query parameters.
@@ -744,6 +768,9 @@ def _link_house_owners(person_ids: set[int] | None = None) -> None:
         for i in range(0, len(house_ids), BATCH):
             current.update(House.objects.filter(pk__in=house_ids[i:i + BATCH], merged_into_id__isnull=True)
                            .values_list("id", "owner_id"))
+    elif owner_of_facet is not None and house_of_record is not None:
+        owner_of, house_rows = owner_of_facet, list(house_of_record.items())
+        current = dict(House.objects.filter(merged_into_id__isnull=True).values_list("id", "owner_id"))
     else:
         owner_of = dict(facets.values_list("record__parent_id", "person_id"))
         house_rows = list(house_links.values_list("record_id", "house_id"))

@@ -142,6 +142,29 @@ def test_houses_match_on_their_code_and_link_their_owner(systems):
     assert house.owner_id == Link.objects.get(record=owner, active=True).person_id
 
 
+def test_owners_found_from_the_run_equal_owners_found_from_the_links(systems, monkeypatch):
+    zhujian = LineSystem.objects.create(code="zhujian", name="住建")
+    owners = {}
+    for i, (name, id_number) in enumerate([("张三丰", "330726196005170013"), ("李四", "330726197001020010")]):
+        house = record(zhujian, entity="house", **{"house__code": f"330726101201000{i}"})
+        owners[house.pk] = SourceRecord.objects.create(
+            kind="import", system=zhujian, entity="person", parent=house, area_code=VILLAGE,
+            observed_at=timezone.now(), values={"person.name": name, "person.id_number": id_number})
+    record(systems["gongan"], **ZHANG)
+    from_links = []
+    monkeypatch.setattr(rc, "_link_house_owners", lambda person_ids=None, **given: from_links.append(given))
+    reconcile()  # the first run reads every record: the maps are handed over
+    given = from_links[0]
+    assert given["owner_of_facet"] and given["house_of_record"]
+    monkeypatch.undo()
+    rc._link_house_owners(None, **given)
+    in_memory = dict(House.objects.values_list("pk", "owner_id"))
+    House.objects.update(owner=None)
+    rc._link_house_owners(None)  # the same from the links in the database
+    assert dict(House.objects.values_list("pk", "owner_id")) == in_memory
+    assert sorted(in_memory.values()) == sorted(golden_of(o) for o in owners.values())
+
+
 def test_households_group_members_by_household_number(systems):
     record(systems["gongan"], **ZHANG, person__household_no="1112010001", person__relation_to_head="户主")
     record(systems["gongan"], person__name="王二", person__household_no="1112010001", person__relation_to_head="配偶")
