@@ -82,25 +82,13 @@ def _check_address(url: str) -> None:
 
 
 def post(url: str, body: bytes, *, headers: dict[str, str], timeout: float) -> Response:
-    """POST ``body``; any HTTP status comes back as a ``Response``, no answer raises ``TransportError``."""
-    _check_address(url)
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
-    started = time.perf_counter()
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            data = response.read(MAX_RESPONSE_BYTES)
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        data = exc.read(MAX_RESPONSE_BYTES) if exc.fp else b""
-        status = exc.code
-    except (urllib.error.URLError, OSError) as exc:  # refused, timed out, reset, unreachable
-        reason = getattr(exc, "reason", exc)
-        raise TransportError(str(reason), duration_ms=_ms(started)) from exc
-    return Response(status=status, body=data, duration_ms=_ms(started))
+    """POST ``body`` (see ``request``)."""
+    return request("POST", url, body, headers=headers, timeout=timeout)
 
 
 def request(method: str, url: str, body: bytes | None = None, *, headers: dict[str, str], timeout: float) -> Response:
-    """Any method (GET, PUT, PATCH, DELETE …), with ``post``'s guarantees: no redirects, one ``Response`` per answer."""
+    """Send one request: any HTTP status comes back as a ``Response`` (no redirects followed), no
+    answer raises ``TransportError``."""
     _check_address(url)
     outgoing = urllib.request.Request(url, data=body, method=method.upper(), headers=headers)
     started = time.perf_counter()
