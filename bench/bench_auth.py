@@ -34,7 +34,6 @@ import hashlib
 import http.client
 import json
 import os
-import re
 import secrets
 import statistics
 import sys
@@ -47,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_inbox import recreate_database, server_env, start_server  # noqa: E402
+from bench_inbox import login_attempt, recreate_database, server_env, start_server  # noqa: E402
 
 DB_NAME = "yici_bench_auth"
 PASSWORD = "bench-password-2026"
@@ -80,15 +79,8 @@ def seed() -> list[str]:
 
 
 def login(base: str, username: str):
-    import requests
-
-    session = requests.Session()
-    page = session.get(base + "/accounts/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = session.post(base + "/accounts/login/", timeout=30, allow_redirects=False,
-                            data={"csrfmiddlewaretoken": token, "username": username, "password": PASSWORD},
-                            headers={"Referer": base + "/accounts/login/"})
-    return session, response.status_code == 302
+    session, status = login_attempt(base, username, PASSWORD)
+    return session, status == 302
 
 
 def first_tokens(base: str, username: str) -> str:

@@ -168,17 +168,23 @@ def start_server(env: dict, workers: int, threads: int) -> tuple[subprocess.Pope
     raise SystemExit("gunicorn did not start")
 
 
-def login(base: str, username: str):
+def login_attempt(base: str, username: str, password: str = PASSWORD):
+    """A fresh session through the login form (GET for the CSRF token, POST); ``(session, status)``."""
     import requests
 
     session = requests.Session()
     page = session.get(base + "/accounts/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     response = session.post(base + "/accounts/login/", timeout=30, allow_redirects=False,
-                            data={"csrfmiddlewaretoken": token, "username": username, "password": PASSWORD},
+                            data={"csrfmiddlewaretoken": token, "username": username, "password": password},
                             headers={"Referer": base + "/accounts/login/"})
-    if response.status_code != 302:
-        raise SystemExit(f"login of {username} failed: {response.status_code}")
+    return session, response.status_code
+
+
+def login(base: str, username: str):
+    session, status = login_attempt(base, username)
+    if status != 302:
+        raise SystemExit(f"login of {username} failed: {status}")
     return session
 
 
