@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 def _require_admin(request) -> None:
     if request.user.role not in ADMIN_ROLES:
         raise PermissionDenied
+
+
+def _managed_user(request, username: str) -> User:
+    """The user ``username`` among those the signed-in admin manages (404 otherwise)."""
+    _require_admin(request)
+    return get_object_or_404(selectors.user_list(fetched_by=request.user), username=username)
 
 
 # --- Portal (工作台) -------------------------------------------------------------------------------
@@ -187,10 +193,7 @@ def user_list(request):
 @login_required
 def user_accounts(request, username: str):
     """A user's accounts in the line systems, with deprovisioning shown as pending until confirmed."""
-    _require_admin(request)
-    user = selectors.user_list(fetched_by=request.user).filter(username=username).first()
-    if user is None:
-        raise Http404
+    user = _managed_user(request, username)
     return render(request, "accounts/user_accounts.html", {
         "subject": user, "rows": provisioning.account_rows(user=user),
     })
@@ -199,10 +202,7 @@ def user_accounts(request, username: str):
 @require_POST
 @login_required
 def user_active(request, username: str):
-    _require_admin(request)
-    user = selectors.user_list(fetched_by=request.user).filter(username=username).first()
-    if user is None:
-        raise Http404
+    user = _managed_user(request, username)
     active = request.POST.get("active") == "1"
     if user.pk == request.user.pk and not active:
         messages.error(request, _("You cannot disable your own account."))
