@@ -91,14 +91,10 @@ def main() -> None:
                              "exists, start from it and skip the import (to measure reconcile again)")
     parser.add_argument("--profile", choices=["full", "incremental"], default=None,
                         help="print where that run spends its time (cProfile, top 40)")
-    parser.add_argument("--profile-incremental", action="store_true",
-                        help="print where the incremental batch spends its time (cProfile, top 30)")
     args = parser.parse_args()
 
     var = Path(tempfile.mkdtemp(prefix="yici-bench-"))
     os.environ["YICI_VAR_DIR"] = str(var)
-    if args.profile_incremental:
-        args.profile = "incremental"
     restored = False
     if args.snapshot and args.snapshot.exists() and not args.database_url:
         shutil.copyfile(args.snapshot, var / "yici.sqlite3")

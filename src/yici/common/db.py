@@ -127,7 +127,7 @@ _PLAIN = (models.CharField, models.TextField, models.IntegerField, models.Foreig
 def _row_converter(columns, connection):
     """A function that turns a row's values (a list, in ``columns`` order; more may follow) into
     query parameters in place: only the columns whose values need converting are touched."""
-    converting = [(i, c) for i, c in enumerate(_converter(f, connection) for f in columns) if c is not _AS_IS]
+    converting = [(i, c) for i, c in enumerate(_converter(f, connection) for f in columns) if c is not _as_is]
 
     def convert(values: list) -> list:
         for i, convert_one in converting:
@@ -139,9 +139,6 @@ def _row_converter(columns, connection):
 
 def _as_is(value):
     return value
-
-
-_AS_IS = _as_is
 
 
 def _converter(field, connection):
@@ -163,7 +160,7 @@ def _converter(field, connection):
             return lambda value: None if value is None else json_dumps(value)
         return lambda value: None if value is None else adapt(value, encoder)
     if isinstance(field, _PLAIN) and not isinstance(field, models.DecimalField):
-        return _AS_IS
+        return _as_is
     last: list = [object(), None]
 
     def convert(value):

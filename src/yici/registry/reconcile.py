@@ -206,8 +206,8 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
     entities = [entity] if entity else ["household", "house", "place", "person"]
     households = _Households()
     with bulk_cache():
-        _reconcile_entities(entities, result, full=full, actor=actor, authority=authority, progress=progress,
-                            households=households)
+        _reconcile_entities(entity, entities, result, full=full, actor=actor, authority=authority,
+                            progress=progress, households=households)
     result.seconds = time.perf_counter() - started
     from yici.audit.services import audit_event
 
@@ -216,9 +216,8 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
     return result
 
 
-def _reconcile_entities(entities: list[str], result: ReconcileResult, *, full: bool, actor, authority,
-                        progress: Progress, households: "_Households") -> None:
-    entity = entities[0] if len(entities) == 1 else None
+def _reconcile_entities(entity: str | None, entities: list[str], result: ReconcileResult, *, full: bool, actor,
+                        authority, progress: Progress, households: "_Households") -> None:
     golden_of: dict[str, dict[int, int] | None] = {}
     for name in entities:
         sub = _reconcile_entity(name, full=full, actor=actor, authority=authority, progress=progress,
