@@ -13,6 +13,15 @@ from yici.reports.selectors import village_choices
 MAX_TEMPLATE_BYTES = 10 * 1024 * 1024
 
 
+def _within_size(upload):
+    """The uploaded workbook, if it is no larger than ``MAX_TEMPLATE_BYTES``."""
+    if upload.size > MAX_TEMPLATE_BYTES:
+        raise forms.ValidationError(
+            gettext("The file is larger than %(max)s.") % {"max": filesizeformat(MAX_TEMPLATE_BYTES)}
+        )
+    return upload
+
+
 class ReportForm(forms.Form):
     file = forms.FileField(label=_("Template"), help_text=_("The department's own .xlsx or .xls form"))
     name = forms.CharField(label=pgettext_lazy("report", "Name"), max_length=200)
@@ -36,12 +45,7 @@ class ReportForm(forms.Form):
             self.fields["department"].required = True
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_TEMPLATE_BYTES:
-            raise forms.ValidationError(
-                gettext("The file is larger than %(max)s.") % {"max": filesizeformat(MAX_TEMPLATE_BYTES)}
-            )
-        return upload
+        return _within_size(self.cleaned_data["file"])
 
     def department_of(self) -> Department:
         return self.cleaned_data.get("department") or self.user.department
@@ -70,9 +74,4 @@ class UploadForm(forms.Form):
         self.fields["file"].widget.attrs.update({"accept": ".xlsx", "data-testid": "upload-file"})
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_TEMPLATE_BYTES:
-            raise forms.ValidationError(
-                gettext("The file is larger than %(max)s.") % {"max": filesizeformat(MAX_TEMPLATE_BYTES)}
-            )
-        return upload
+        return _within_size(self.cleaned_data["file"])
