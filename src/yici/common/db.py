@@ -3,6 +3,7 @@
 import contextlib
 import json
 import operator
+import re
 from collections.abc import Iterable, Sequence
 
 import orjson
@@ -54,6 +55,57 @@ def bulk_cache(using: str = "default"):
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(before)}")  # also frees the pages beyond it
+
+
+@contextlib.contextmanager
+def indexes_built_after(model, adding: int, *, keep: Sequence[str] = (), using: str = "default"):
+    """While a bulk run adds ``adding`` rows to a table holding fewer: its secondary indexes are
+    dropped, then built once at the end.
+
+    Rows arriving in random key order touch a random page of every index per row; building an
+    index over the rows already written sorts them once. Measured on SQLite with a county's first
+    run: 1.2 M links 7.3 → 4.7 s, 0.6 M persons 12.5 → 8.3 s. Only where the rows added outnumber
+    those there (a first run), so rebuilding costs less than maintaining; never for a batch added
+    to a county's registry. The caller's transaction holds it all (DDL is transactional on SQLite
+    and PostgreSQL): a failure leaves the indexes as they were. Unique indexes are checked when
+    built, so a violation still fails the run. Yields whether the indexes were deferred.
+
+    SQLite only: PostgreSQL refuses to build an index on a table with deferred foreign-key checks
+    pending, as a first run's links are (their golden records are written after them).
+
+    ``keep`` names foreign keys whose index must stay: rows inserted meanwhile into the table they
+    point at are each checked against it (without it, a scan of this table per row).
+    """
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        raise RuntimeError("indexes_built_after needs a transaction: a failure must bring the indexes back")
+    table = model._meta.db_table
+    quote = connection.ops.quote_name
+    indexes: list[tuple[str, str]] = []
+    if adding > 0 and connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            # Counting stops at ``adding``: a large table is not scanned to the end.
+            cursor.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote(table)} LIMIT %s) AS t", [adding])
+            if cursor.fetchone()[0] < adding:
+                kept = [re.compile(rf'\(\s*"?{re.escape(model._meta.get_field(name).column)}"?\s*\)')
+                        for name in keep]
+                indexes = [(name, sql) for name, sql in _secondary_indexes(cursor, table)
+                           if not any(k.search(sql) for k in kept)]
+            for name, _sql in indexes:
+                cursor.execute(f"DROP INDEX {quote(name)}")
+    yield bool(indexes)
+    # Not reached when the body raised: the transaction then rolls back, drops and all.
+    if indexes:
+        with connection.cursor() as cursor:
+            for _name, sql in indexes:
+                cursor.execute(sql)
+
+
+def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of a SQLite table's indexes but the primary key's."""
+    cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+                   [table])
+    return list(cursor.fetchall())
 
 
 def fast_update(model, objs: Iterable, fields: Sequence[str], *, batch_size: int = 2000) -> int:

@@ -5,7 +5,7 @@ element) — unless a person corrected it on Yici after that source last said it
 just seen the house knows better than last year's export; the correction is then sent to that
 department's system like any change) — else the most recent observation, else the most frequent
 value. Every candidate stays
-visible in the entity's ``provenance``, so each value can be explained ("公安 said X on 3 May; 民政
+visible in the entity's provenance (``provenance_of``), so each value can be explained ("公安 said X on 3 May; 民政
 said Y; 公安 is authoritative"). Nothing here writes to the database; callers save.
 """
 
@@ -106,29 +106,81 @@ def choose(candidates: list[Candidate], authoritative_department: str = "") -> C
 
 def survive(
     candidates_by_element: dict[str, list[Candidate]], authority: dict[str, str]
-) -> tuple[dict[str, str], dict[str, dict]]:
-    """Golden values and provenance for one entity from its candidates per element."""
+) -> tuple[dict[str, str], dict]:
+    """Golden values and (stored, compact) provenance for one entity from its candidates per element."""
     values: dict[str, str] = {}
-    provenance: dict[str, dict] = {}
+    sources: dict[str, list[str]] = {}
+    elements: dict[str, list] = {}
     for code, candidates in candidates_by_element.items():
         present = [c for c in candidates if c.value != ""]
         if not present:
             continue
         choice = choose(present, authority.get(code, ""))
+        winner = choice.winner
         values[code] = choice.value
-        provenance[code] = {
-            "value": choice.value,
-            "record": choice.winner.record_id,
-            "system": choice.winner.system,
-            "observed_at": choice.winner.observed_at,
-            "rule": choice.rule,
-        }
+        sources[str(winner.record_id)] = [winner.system, winner.observed_at]
+        entry: list = [winner.record_id, choice.rule]
         if len(present) > 1:  # the only candidate is the winner itself: no need to store it twice
-            provenance[code]["candidates"] = [
-                {"value": c.value, "record": c.record_id, "system": c.system, "observed_at": c.observed_at}
-                for c in sorted(present, key=lambda c: (c.observed_at, c.record_id), reverse=True)
+            ordered = sorted(present, key=lambda c: (c.observed_at, c.record_id), reverse=True)
+            entry.append([[c.value, c.record_id] for c in ordered])
+            for c in present:
+                sources[str(c.record_id)] = [c.system, c.observed_at]
+        elements[code] = entry
+    return values, {"v": PROVENANCE_FORMAT, "sources": sources, "elements": elements}
+
+
+# Stored provenance (``RegistryEntity.provenance``) is compact: a county's first run writes it for
+# hundreds of thousands of golden records, and a form that repeated the record, system and time
+# per element took ~1.9 KB a person and most of the run's writing time.
+#   {"v": 2, "sources": {"<record id>": [system, observed_at], …},
+#    "elements": {code: [winning record id, rule] or [record id, rule, [[value, record id], …]]}}
+# The winner's value is the golden value itself. "elements" is left out when every value came
+# from the one source (rule "only": an entity known to one system, the most common case).
+PROVENANCE_FORMAT = 2
+
+
+def single_source_provenance(record_id: int, system: str, observed_at: str) -> dict:
+    """Stored provenance of an entity whose every value came from one source record."""
+    return {"v": PROVENANCE_FORMAT, "sources": {str(record_id): [system, observed_at]}}
+
+
+def provenance_of(entity: str, obj) -> dict[str, dict]:
+    """An entity's provenance per element: {code: {"value", "record", "system", "observed_at", "rule",
+    "candidates": [{"value", "record", "system", "observed_at"}, …] (when more than one)}}.
+
+    Expands the stored form; provenance stored per element (before format 2) is returned as it is.
+    """
+    stored = obj.provenance or {}
+    if stored.get("v") != PROVENANCE_FORMAT:
+        return stored
+    sources = stored.get("sources") or {}
+    values = element_values(entity, obj)
+
+    def source(record_id) -> tuple[str, str]:
+        system, observed_at = sources.get(str(record_id)) or ("", "")
+        return system, observed_at
+
+    elements = stored.get("elements")
+    if elements is None:
+        if len(sources) != 1:
+            return {}
+        ((record_id, (system, observed_at)),) = sources.items()
+        entries = {code: [int(record_id), "only"] for code in values if code not in DERIVED}
+    else:
+        entries = elements
+    out: dict[str, dict] = {}
+    for code, entry in entries.items():
+        record_id, rule = entry[0], entry[1]
+        system, observed_at = source(record_id)
+        expanded = {"value": values.get(code, ""), "record": record_id, "system": system,
+                    "observed_at": observed_at, "rule": rule}
+        if len(entry) > 2:
+            expanded["candidates"] = [
+                {"value": value, "record": rid, "system": source(rid)[0], "observed_at": source(rid)[1]}
+                for value, rid in entry[2]
             ]
-    return values, provenance
+        out[code] = expanded
+    return out
 
 
 def name_initials(name: str) -> str:

@@ -178,19 +178,29 @@ class Link(models.Model):
 
     record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="links")
     person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="links")
-    household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.CASCADE, related_name="links")
-    house = models.ForeignKey(House, null=True, blank=True, on_delete=models.CASCADE, related_name="links")
-    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.CASCADE, related_name="links")
+    # Most links are persons': the other keys are indexed only where set (see Meta.indexes), which
+    # spares a county's first run of a million links three indexes of NULLs.
+    household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.CASCADE, related_name="links",
+                                  db_index=False)
+    house = models.ForeignKey(House, null=True, blank=True, on_delete=models.CASCADE, related_name="links",
+                              db_index=False)
+    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.CASCADE, related_name="links",
+                              db_index=False)
     probability = models.FloatField(_("match probability"), null=True, blank=True)
     method = models.CharField(_("method"), max_length=10, choices=LinkMethod.choices)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                   db_index=False)
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("link")
         verbose_name_plural = _("links")
+        indexes = [
+            models.Index(fields=[name], condition=models.Q(**{f"{name}__isnull": False}), name=f"link_{name}_set")
+            for name in ("household", "house", "place", "created_by")
+        ]
         constraints = [
             models.UniqueConstraint(fields=["record"], condition=models.Q(active=True), name="link_one_active_per_record"),
         ]

@@ -11,6 +11,7 @@ already linked to; only records that move get new links (the old ones are ended,
 and a golden record left empty is marked as merged into its successor.
 """
 
+import contextlib
 import datetime
 import gc
 import time
@@ -33,6 +34,7 @@ from yici.common.db import (
     bulk_cache,
     fast_insert,
     fast_update,
+    indexes_built_after,
     json_loads,
     reserve_ids,
 )
@@ -553,12 +555,13 @@ def _assign_golden(
     # Written before the golden records they point at (checked at commit): written after them, in
     # a county's first run, each page the links touch is looked up in a write-ahead log grown by
     # gigabytes, which measured slower.
-    fast_insert(
-        Link,
-        ({"record_id": m, "method": method, "created_by_id": creator, fk: new, "active": True, "created_at": now}
-         for m, new, _old, method in moves),
-        ["record_id", "method", "created_by_id", fk, "active", "created_at"],
-    )
+    with indexes_built_after(Link, adding=len(moves)):  # a county's first run: a million links
+        fast_insert(
+            Link,
+            ({"record_id": m, "method": method, "created_by_id": creator, fk: new, "active": True, "created_at": now}
+             for m, new, _old, method in moves),
+            ["record_id", "method", "created_by_id", fk, "active", "created_at"],
+        )
 
     # Golden records that lost all their members are merged into where most of them went. Every
     # record of the entity was read, so the members known here are all there are.
@@ -616,51 +619,68 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
     ids = sorted(members)
     updated = 0
     laps = {} if stats is None else stats  # where the time goes: values, rows, outbox
-    for start in range(0, len(ids), BATCH * 5):
+    # A county's first run: the indexes of a table it fills are built once at the end (but the
+    # household key's: households are inserted meanwhile, each checked against it).
+    keep = ["household"] if entity == "person" else []
+    with indexes_built_after(model, adding=len(new_goldens), keep=keep) if new_goldens else contextlib.nullcontext():
+        for start in range(0, len(ids), BATCH * 5):
+            t = time.perf_counter()
+            chunk = ids[start:start + BATCH * 5]
+            old_ids = [gid for gid in chunk if gid not in new_goldens]
+            before: dict[int, tuple[int, str, dict]] = {}
+            for pk, version, area_code, old in _golden_rows(entity, old_ids):
+                before[pk] = (version, area_code, golden.element_values(entity, old))
+            now = timezone.now()
+            changes, inserts, updates = [], [], []
+            for gid in chunk:
+                if gid in new_goldens:
+                    version, area_code, old_values = 0, "", {}
+                elif gid in before:
+                    version, area_code, old_values = before[gid]
+                else:
+                    continue  # deleted meanwhile
+                group = [by_id[rid] for rid in members[gid] if rid in by_id]
+                values, provenance = _survive(group, authority)
+                obj = Row(gid, version=version + 1, area_code=area_code, provenance=provenance, updated_at=now)
+                golden.apply_values(entity, obj, values, model)
+                if len(group) == 1:
+                    obj.area_code = group[0]["area_code"] or obj.area_code
+                elif areas := [(r["observed_at"], r["area_code"]) for r in group if r["area_code"]]:
+                    obj.area_code = _most_specific_recent_area(areas)
+                # Compared as stored (a column may hold a value shortened to its length).
+                changes.append((gid, obj.version, changed_elements(
+                    old_values, values if gid in new_goldens else golden.element_values(entity, obj))))
+                if gid in new_goldens:
+                    obj.created_at, obj.merged_into_id = now, None
+                    inserts.append(obj.__dict__ | {"id": gid})
+                else:
+                    updates.append(obj)
+            t = _lap(laps, "golden: values", t)
+            if households is not None:
+                households.assign(inserts, expected=len(new_goldens))
+            fast_insert(model, inserts, insert_fields)
+            fast_update(model, updates, core_fields + extra_fields)
+            t = _lap(laps, "golden: rows", t)
+            outbox_record_changes(entity=entity, changes=changes)  # same transaction: share once
+            _lap(laps, "golden: outbox", t)
+            updated += len(inserts) + len(updates)
+            if progress:
+                progress(f"{entity}: golden values", min(start + len(chunk), len(ids)), len(ids))
         t = time.perf_counter()
-        chunk = ids[start:start + BATCH * 5]
-        old_ids = [gid for gid in chunk if gid not in new_goldens]
-        before: dict[int, tuple[int, str, dict]] = {}
-        sql = f"SELECT id, version, area_code, provenance FROM {model._meta.db_table} WHERE id IN ({{}})"
-        for pk, version, area_code, old in _rows_where_in(sql, old_ids):
-            if isinstance(old, str):
-                old = json_loads(old)
-            before[pk] = (version, area_code, {code: p.get("value", "") for code, p in (old or {}).items()})
-        now = timezone.now()
-        changes, inserts, updates = [], [], []
-        for gid in chunk:
-            if gid in new_goldens:
-                version, area_code, old_values = 0, "", {}
-            elif gid in before:
-                version, area_code, old_values = before[gid]
-            else:
-                continue  # deleted meanwhile
-            group = [by_id[rid] for rid in members[gid] if rid in by_id]
-            values, provenance = _survive(group, authority)
-            obj = Row(gid, version=version + 1, area_code=area_code, provenance=provenance, updated_at=now)
-            golden.apply_values(entity, obj, values, model)
-            if len(group) == 1:
-                obj.area_code = group[0]["area_code"] or obj.area_code
-            elif areas := [(r["observed_at"], r["area_code"]) for r in group if r["area_code"]]:
-                obj.area_code = _most_specific_recent_area(areas)
-            changes.append((gid, obj.version, changed_elements(old_values, values)))
-            if gid in new_goldens:
-                obj.created_at, obj.merged_into_id = now, None
-                inserts.append(obj.__dict__ | {"id": gid})
-            else:
-                updates.append(obj)
-        t = _lap(laps, "golden: values", t)
-        if households is not None:
-            households.assign(inserts, expected=len(new_goldens))
-        fast_insert(model, inserts, insert_fields)
-        fast_update(model, updates, core_fields + extra_fields)
-        t = _lap(laps, "golden: rows", t)
-        outbox_record_changes(entity=entity, changes=changes)  # same transaction: share once
-        _lap(laps, "golden: outbox", t)
-        updated += len(inserts) + len(updates)
-        if progress:
-            progress(f"{entity}: golden values", min(start + len(chunk), len(ids)), len(ids))
+    _lap(laps, "golden: indexes", t)
     return updated
+
+
+def _golden_rows(entity: str, ids: list[int]) -> Iterable[tuple[int, int, str, Row]]:
+    """(id, version, area code, golden values as a ``Row`` for ``golden.element_values``) of golden records."""
+    model = ENTITY_MODELS[entity]
+    fields = [model._meta.get_field(name) for name in golden.CORE_FIELDS[entity].values()]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"SELECT id, version, area_code, attributes, {columns} FROM {model._meta.db_table} WHERE id IN ({{}})"
+    for pk, version, area_code, attributes, *values in _rows_where_in(sql, ids):
+        if isinstance(attributes, str):
+            attributes = json_loads(attributes)
+        yield pk, version, area_code, Row(pk, attributes=attributes, **{f.attname: v for f, v in zip(fields, values, strict=True)})
 
 
 def _survive(group: list[dict], authority: dict[str, str]) -> tuple[dict[str, str], dict[str, dict]]:
@@ -669,9 +689,7 @@ def _survive(group: list[dict], authority: dict[str, str]) -> tuple[dict[str, st
         r = group[0]
         rid, system, at = r["id"], r["system"], r["observed_at"]
         values = {code: value for code, value in r["values"].items() if value != ""}
-        provenance = {code: {"value": value, "record": rid, "system": system, "observed_at": at, "rule": "only"}
-                      for code, value in values.items()}
-        return values, provenance
+        return values, golden.single_source_provenance(rid, system, at)
     candidates: dict[str, list] = defaultdict(list)
     for r in group:
         rid, system, department, at = r["id"], r["system"], r["department"], r["observed_at"]

@@ -131,7 +131,7 @@ def golden_elements(entity: str, obj) -> list[ElementView]:
     elements = element_by_code_map()
     systems = _system_names()
     values = golden.element_values(entity, obj)
-    provenance = obj.provenance or {}
+    provenance = golden.provenance_of(entity, obj)
     record_ids = set()
     for code in values:
         prov = provenance.get(code) or {}

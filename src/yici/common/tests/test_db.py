@@ -4,7 +4,7 @@ import pytest
 from django.db import connection, transaction
 
 from yici.common import db as common_db
-from yici.common.db import bulk_cache, fast_insert, json_dumps
+from yici.common.db import bulk_cache, fast_insert, indexes_built_after, json_dumps
 from yici.registry.models import Person
 
 
@@ -55,3 +55,56 @@ def test_bulk_cache_is_restored():
             assert cursor.fetchone()[0] == -common_db.BULK_CACHE_KIB
         cursor.execute("PRAGMA cache_size")
         assert cursor.fetchone()[0] == before
+
+
+def person_indexes() -> set[str]:
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Person._meta.db_table)
+    return {name for name, c in constraints.items() if c["index"] and not c["primary_key"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_table_filled_from_few_rows_gets_its_indexes_built_after():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL keeps its indexes")
+    indexes = person_indexes()
+    household_index = {name for name in indexes if "household" in name}
+    assert len(indexes) > 3 and len(household_index) == 1
+    with transaction.atomic():
+        fast_insert(Person, person_rows(1, 2), FIELDS)
+        with indexes_built_after(Person, adding=3, keep=["household"]) as deferred:
+            assert deferred and person_indexes() == household_index
+            fast_insert(Person, person_rows(3, 3), FIELDS)
+    assert person_indexes() == indexes
+    assert Person.objects.filter(name="张4").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_indexes_stay_when_the_table_holds_as_many_rows_as_are_added():
+    indexes = person_indexes()
+    with transaction.atomic():
+        fast_insert(Person, person_rows(1, 3), FIELDS)
+        with indexes_built_after(Person, adding=3) as deferred:
+            assert not deferred and person_indexes() == indexes
+        if connection.vendor != "sqlite":  # never deferred there
+            with indexes_built_after(Person, adding=1000) as deferred:
+                assert not deferred and person_indexes() == indexes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_while_indexes_are_deferred_brings_them_back():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL keeps its indexes")
+    indexes = person_indexes()
+    with pytest.raises(ValueError), transaction.atomic(), indexes_built_after(Person, adding=10):
+        assert person_indexes() == set()
+        fast_insert(Person, person_rows(1, 3), FIELDS)
+        raise ValueError("bad row")
+    assert person_indexes() == indexes and not Person.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deferring_indexes_outside_a_transaction_is_refused():
+    with pytest.raises(RuntimeError), indexes_built_after(Person, adding=10):
+        pass
+    assert len(person_indexes()) > 3

@@ -31,6 +31,7 @@ from yici.demo.services import (
 )
 from yici.exchange.imports import import_prepare
 from yici.exchange.models import ImportBatch, LineSystem
+from yici.registry.golden import provenance_of
 from yici.registry.idnumbers import is_valid_id_number
 from yici.registry.models import House, Household, Link, Person, Place, ReviewPair, SourceKind, SourceRecord
 
@@ -84,8 +85,8 @@ def fingerprint() -> str:
         for row in queryset:
             digest.update(json.dumps(row, sort_keys=True, default=str, ensure_ascii=False).encode())
     # Which source won each golden value, and by which rule.
-    for provenance in Person.objects.order_by("id_number").values_list("provenance", flat=True):
-        reduced = {code: (p["value"], p["system"], p["rule"]) for code, p in provenance.items()}
+    for person in Person.objects.order_by("id_number"):
+        reduced = {code: (p["value"], p["system"], p["rule"]) for code, p in provenance_of("person", person).items()}
         digest.update(json.dumps(reduced, sort_keys=True, ensure_ascii=False).encode())
     return digest.hexdigest()
 
@@ -270,7 +271,7 @@ class TestTheLoadedDemo:
         in_review = set(ReviewPair.objects.values_list("left_id", flat=True)) | set(
             ReviewPair.objects.values_list("right_id", flat=True))
         for person in Person.objects.all():
-            source = person.provenance["person.name"]
+            source = provenance_of("person", person)["person.name"]
             record = records[source["record"]]
             if record.pk in in_review:
                 continue

@@ -22,6 +22,7 @@ from yici.exchange.models import (
     Subscription,
     ValueTransform,
 )
+from yici.registry.golden import provenance_of
 from yici.registry.models import Person, SourceKind, SourceRecord
 from yici.testing.fixtures import NEIGHBOUR_VILLAGE, OTHER_VILLAGE, VILLAGE
 
@@ -141,7 +142,7 @@ def test_an_inbound_change_enters_the_registry_with_the_system_as_provenance_and
     assert person.phone == "13900001111" and person.name == "张三丰"
     record = SourceRecord.objects.get(kind=SourceKind.INBOUND)
     assert record.system == system and record.values == {"person.phone": "13900001111", "person.gender": "男"}
-    provenance = person.provenance["person.phone"]
+    provenance = provenance_of("person", person)["person.phone"]
     assert "weijian" in json.dumps(provenance, ensure_ascii=False)
     assert OutboxEvent.objects.filter(golden_id=person.pk).last().changed == ["person.phone"]
     deliver_due()  # no endpoints listen; the deliveries exist

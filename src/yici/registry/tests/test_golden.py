@@ -1,6 +1,15 @@
 import datetime
 
-from yici.registry.golden import Candidate, apply_values, choose, element_values, name_initials, survive
+from yici.registry.golden import (
+    Candidate,
+    apply_values,
+    choose,
+    element_values,
+    name_initials,
+    provenance_of,
+    single_source_provenance,
+    survive,
+)
 from yici.registry.models import Person
 
 
@@ -46,8 +55,29 @@ def test_survive_keeps_every_candidate_and_skips_empty_values():
         {"person.name": "gongan"},
     )
     assert values == {"person.name": "张三"}
-    assert provenance["person.name"]["rule"] == "authoritative"
-    assert {c["value"] for c in provenance["person.name"]["candidates"]} == {"张三", "张叁"}
+    person = Person(provenance=provenance)
+    apply_values("person", person, values)
+    expanded = provenance_of("person", person)
+    assert set(expanded) == {"person.name"}
+    assert expanded["person.name"]["rule"] == "authoritative"
+    assert expanded["person.name"]["value"] == "张三" and expanded["person.name"]["record"] == 1
+    assert [(c["value"], c["record"], c["system"]) for c in expanded["person.name"]["candidates"]] == [
+        ("张叁", 2, "minzheng_jiuzhu"), ("张三", 1, "gongan_huji")]
+
+
+def test_provenance_of_a_single_source_names_it_for_every_value_but_derived_ones():
+    person = Person(provenance=single_source_provenance(7, "weijian_laonian", "2026-03-01T00:00:00+00:00"))
+    apply_values("person", person, {"person.name": "王五", "person.birth_date": "1950-02-03", "person.age": "76"})
+    expanded = provenance_of("person", person)
+    assert set(expanded) == {"person.name", "person.birth_date"}
+    assert expanded["person.birth_date"] == {"value": "1950-02-03", "record": 7, "system": "weijian_laonian",
+                                             "observed_at": "2026-03-01T00:00:00+00:00", "rule": "only"}
+
+
+def test_provenance_stored_per_element_before_the_compact_form_still_reads():
+    stored = {"person.name": {"value": "王五", "record": 3, "system": "gongan_huji", "observed_at": "x", "rule": "only"}}
+    person = Person(name="王五", provenance=stored)
+    assert provenance_of("person", person) == stored
 
 
 def test_apply_and_read_back_values():

@@ -9,6 +9,7 @@ from yici.exchange.models import LineSystem
 from yici.exchange.models_outbox import OutboxEvent
 from yici.registry import keycache
 from yici.registry import reconcile as rc
+from yici.registry.golden import provenance_of
 from yici.registry.models import KeyIndexState, Link, Person, SourceRecord
 from yici.registry.reconcile import reconcile
 
@@ -84,7 +85,7 @@ def test_an_incremental_run_reads_only_new_records_and_their_candidates(systems,
     assert set(read) == {zhang.pk, li.pk, zhang2.pk, li2.pk, stranger.pk}
     # Golden values still come from every member, and the change is in the outbox.
     person = Person.objects.get(pk=golden_of(li))
-    assert {c["value"] for c in person.provenance["person.name"]["candidates"]} == {"李秀英", "李秀瑛"}
+    assert {c["value"] for c in provenance_of("person", person)["person.name"]["candidates"]} == {"李秀英", "李秀瑛"}
     assert person.attributes["person.household_no"] == "1112010009"
     event = OutboxEvent.objects.get(entity="person", golden_id=person.pk, version=person.version)
     assert "person.household_no" in event.changed

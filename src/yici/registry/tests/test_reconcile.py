@@ -6,6 +6,7 @@ from yici.catalog.services import BUILTIN_CATALOG, catalog_load
 from yici.exchange.models import LineSystem
 from yici.registry import linkage
 from yici.registry import reconcile as rc
+from yici.registry.golden import provenance_of
 from yici.registry.models import House, Household, Link, Person, ReviewPair, ReviewStatus, SourceRecord
 from yici.registry.reconcile import reconcile
 from yici.registry.services import record_split, review_decide, review_undo
@@ -47,8 +48,8 @@ def test_the_same_person_in_two_systems_becomes_one_golden_record(systems):
     assert golden_of(a) == golden_of(b)
     person = Person.objects.get(pk=golden_of(a))
     # 公安 is authoritative for the name; every candidate stays visible.
-    assert person.name == "张三丰" and person.provenance["person.name"]["rule"] == "authoritative"
-    assert {c["value"] for c in person.provenance["person.name"]["candidates"]} == {"张三丰", "张三峰"}
+    assert person.name == "张三丰" and provenance_of("person", person)["person.name"]["rule"] == "authoritative"
+    assert {c["value"] for c in provenance_of("person", person)["person.name"]["candidates"]} == {"张三丰", "张三峰"}
     assert person.area_code == VILLAGE and person.name_initials == "zsf"
 
 

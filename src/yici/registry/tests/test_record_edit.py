@@ -14,6 +14,7 @@ from yici.exchange.models import (
     OutboxEvent,
     Subscription,
 )
+from yici.registry.golden import provenance_of
 from yici.registry.models import House, SourceKind, SourceRecord
 from yici.testing.factories import HouseFactory
 
@@ -43,7 +44,7 @@ def test_a_cadre_corrects_a_house_once_and_it_is_queued_for_the_housing_system(c
     assert house.structure == "砖混" and house.floors == 2
     record = SourceRecord.objects.filter(kind=SourceKind.USER, actor=world.cadre).get()
     assert record.values == {"house.structure": "砖混"}  # only what changed
-    assert house.provenance["house.structure"]
+    assert provenance_of("house", house)["house.structure"]
     assert "house.structure" in OutboxEvent.objects.filter(entity="house", golden_id=house.pk).last().changed
     deliver_due()
     delivery = Delivery.objects.get(system=housing_system)

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from yici.burden.models import BurdenCount, BurdenMetric
+from yici.registry.golden import provenance_of
 from yici.registry.models import Link, LinkMethod, Person, SourceKind, SourceRecord
 from yici.reports import selectors, services
 from yici.reports.models import InstanceStatus, ReportInstance, ReportStatus
@@ -169,7 +170,7 @@ def test_submitting_writes_the_typed_values_to_the_registry_with_provenance(worl
     assert (record.actor, record.context, record.area_code) == (world.cadre, "重点人员信息表", wife.area_code)
     link = Link.objects.get(record=record)
     assert (link.person_id, link.method, link.active) == (wife.pk, LinkMethod.DIRECT, True)
-    assert wife.provenance["person.phone"]["record"] == record.pk
+    assert provenance_of("person", wife)["person.phone"]["record"] == record.pk
     # the next template gets it without asking
     again = services.collection_send(report=collection.report, areas=[world.village], actor=world.department_staff)
     assert "联系电话" not in {g["header"] for g in instance_of(again, world.village).gaps

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from yici.audit.models import AuditEvent
 from yici.burden.models import BurdenCount, BurdenMetric
+from yici.registry.golden import provenance_of
 from yici.registry.models import Link, Person, SourceKind, SourceRecord
 from yici.reports import services
 from yici.reports.models import InstanceStatus
@@ -82,7 +83,7 @@ def test_uploaded_gap_values_are_taken_and_changes_become_proposed_corrections(w
     assert (correction.actor, correction.context) == (world.cadre, "重点人员信息表")
     assert Link.objects.get(record=correction).person_id == head.pk
     # survivorship decided: the newest report record wins over the fixture's value
-    assert head.phone == "13999998888" and head.provenance["person.phone"]["record"] == correction.pk
+    assert head.phone == "13999998888" and provenance_of("person", head)["person.phone"]["record"] == correction.pk
     assert Person.objects.get(pk=people["son"].pk).phone  # an emptied cell removed nothing
     counts = {c.metric: c.count for c in BurdenCount.objects.filter(user=world.cadre, context="重点人员信息表")}
     assert counts == {BurdenMetric.FIELDS_AUTOFILLED: mine.cells_filled, BurdenMetric.FIELDS_TYPED: 3}
