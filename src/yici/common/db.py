@@ -140,12 +140,14 @@ def fast_update(model, objs: Iterable, fields: Sequence[str], *, batch_size: int
     return total
 
 
-def fast_insert(model, rows: Iterable[dict], fields: Sequence[str], *, batch_size: int = 5000) -> int:
+def fast_insert(model, rows: Iterable[dict] | Iterable[Sequence], fields: Sequence[str], *, batch_size: int = 5000,
+                sequences: bool = False) -> int:
     """Insert many rows (dicts of field name → value) with one prepared ``INSERT`` run by executemany.
 
     For the bulk paths (a million imported rows) where building model instances and letting
     ``bulk_create`` compile a multi-row statement costs more than the insert itself. Primary keys
-    are not returned; callers that need them look the rows up afterwards by a natural key.
+    are not returned; callers that need them look the rows up afterwards by a natural key. With
+    ``sequences``, rows are tuples of values in ``fields`` order (no dict per row to build and read).
     """
     db = router.db_for_write(model)
     connection = connections[db]
@@ -159,9 +161,13 @@ def fast_insert(model, rows: Iterable[dict], fields: Sequence[str], *, batch_siz
     convert = _row_converter(columns, connection)
     total = 0
     batch: list[list] = []
+    if sequences:
+        values_of = (lambda row: convert(list(row))) if convert.needed else (lambda row: row)
+    else:
+        values_of = lambda row: convert(list(map(row.get, names)))  # noqa: E731
     with connection.cursor() as cursor:
         for row in rows:
-            batch.append(convert(list(map(row.get, names))))
+            batch.append(values_of(row))
             if len(batch) >= batch_size:
                 cursor.executemany(sql, batch)
                 total += len(batch)
@@ -186,6 +192,7 @@ def _row_converter(columns, connection):
             values[i] = convert_one(values[i])
         return values
 
+    convert.needed = bool(converting)
     return convert
 
 

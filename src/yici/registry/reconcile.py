@@ -266,11 +266,16 @@ def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Pr
         links = _active_links(entity)
         new_ids = {r["id"] for r in records if r["id"] not in links}
         t = _lap(stats, "read", t)
+        inputs = None
         if entity == "person" and records:
-            keycache.schedule_rebuild(*features.key_tables(records))
+            inputs, keys = features.key_tables(records)
+            keycache.schedule_rebuild(inputs, keys)
+            # The same linkage inputs feed the model: a million records are converted once.
+            inputs = inputs.append_column("pos", pa.array(range(inputs.num_rows), pa.int64()))
             _lap(stats, "key_table", t)
         return _reconcile_records(entity, stats, records, links, new_ids, full=full, actor=actor,
-                                  authority=authority, progress=progress, households=households)
+                                  authority=authority, progress=progress, households=households,
+                                  inputs_of_records=inputs)
     finally:
         if enabled:
             gc.enable()
@@ -362,12 +367,13 @@ def _records_by_id(entity: str, ids: list[int]) -> list[dict]:
 def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dict[int, int], new_ids: set[int], *,
                        full: bool, actor, authority, progress: Progress,
                        name_counts: dict[str, int] | None = None, linkage_input=None,
-                       households: "_Households | None" = None) -> dict:
+                       households: "_Households | None" = None, inputs_of_records: pa.Table | None = None) -> dict:
     """Link ``records`` into golden records.
 
     ``records`` are every record of the entity; or, in a run with the key table, the records not
     yet in it, with ``links`` holding the candidates' golden records and all their members, and
-    ``linkage_input`` the linkage inputs of the new records and the candidates. Records whose
+    ``linkage_input`` the linkage inputs of the new records and the candidates
+    (``inputs_of_records``: those of ``records``, when already made). Records whose
     values are needed later (members of changed golden records) are then read.
     """
     by_id = {r["id"]: r for r in records}
@@ -402,8 +408,12 @@ def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dic
         from yici.registry import linkage
 
         extra = {} if name_counts is None else {"name_counts": name_counts}
-        pairs = linkage.predict_person_pairs(records if linkage_input is None else linkage_input,
-                                             new_ids=None if full else new_ids,
+        given = linkage_input if linkage_input is not None else inputs_of_records
+        # Every record new (a county's first run): every pair is scored, without first looking for
+        # the candidates of the new ones.
+        every_pair = full or (linkage_input is None and len(new_ids) == len(by_id))
+        pairs = linkage.predict_person_pairs(records if given is None else given,
+                                             new_ids=None if every_pair else new_ids,
                                              min_probability=REVIEW_THRESHOLD, **extra)
     else:
         pairs = _key_pairs(entity, records, None if full else new_ids)
@@ -556,12 +566,8 @@ def _assign_golden(
     # a county's first run, each page the links touch is looked up in a write-ahead log grown by
     # gigabytes, which measured slower.
     with indexes_built_after(Link, adding=len(moves)):  # a county's first run: a million links
-        fast_insert(
-            Link,
-            ({"record_id": m, "method": method, "created_by_id": creator, fk: new, "active": True, "created_at": now}
-             for m, new, _old, method in moves),
-            ["record_id", "method", "created_by_id", fk, "active", "created_at"],
-        )
+        fast_insert(Link, ((m, method, creator, new, True, now) for m, new, _old, method in moves),
+                    ["record_id", "method", "created_by_id", fk, "active", "created_at"], sequences=True)
 
     # Golden records that lost all their members are merged into where most of them went. Every
     # record of the entity was read, so the members known here are all there are.
@@ -647,9 +653,10 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
                     obj.area_code = group[0]["area_code"] or obj.area_code
                 elif areas := [(r["observed_at"], r["area_code"]) for r in group if r["area_code"]]:
                     obj.area_code = _most_specific_recent_area(areas)
-                # Compared as stored (a column may hold a value shortened to its length).
-                changes.append((gid, obj.version, changed_elements(
-                    old_values, values if gid in new_goldens else golden.element_values(entity, obj))))
+                if gid in new_goldens:  # every value is new
+                    changes.append((gid, obj.version, values.keys()))
+                else:  # compared as stored (a column may hold a value shortened to its length)
+                    changes.append((gid, obj.version, changed_elements(old_values, golden.element_values(entity, obj))))
                 if gid in new_goldens:
                     obj.created_at, obj.merged_into_id = now, None
                     inserts.append(obj.__dict__ | {"id": gid})
@@ -690,12 +697,28 @@ def _survive(group: list[dict], authority: dict[str, str]) -> tuple[dict[str, st
         rid, system, at = r["id"], r["system"], r["observed_at"]
         values = {code: value for code, value in r["values"].items() if value != ""}
         return values, golden.single_source_provenance(rid, system, at)
-    candidates: dict[str, list] = defaultdict(list)
+    # Several records: an element that only one of them states needs no choosing (the most common
+    # case), so candidates are made only for the others.
+    stated: dict[str, list[dict]] = {}
     for r in group:
-        rid, system, department, at = r["id"], r["system"], r["department"], r["observed_at"]
         for code, value in r["values"].items():
-            candidates[code].append(golden.Candidate(value, rid, system, department, at))
-    return golden.survive(candidates, authority)
+            if value != "":
+                if code in stated:
+                    stated[code].append(r)
+                else:
+                    stated[code] = [r]
+    contested = {code: [golden.Candidate(r["values"][code], r["id"], r["system"], r["department"], r["observed_at"])
+                        for r in rs]
+                 for code, rs in stated.items() if len(rs) > 1}
+    values, provenance = golden.survive(contested, authority)
+    sources, elements = provenance["sources"], provenance["elements"]
+    for code, rs in stated.items():
+        if len(rs) == 1:
+            r = rs[0]
+            values[code] = r["values"][code]
+            sources[str(r["id"])] = [r["system"], r["observed_at"]]
+            elements[code] = [r["id"], "only"]
+    return values, provenance
 
 
 def _most_specific_recent_area(observations: list[tuple[str, str]]) -> str:

@@ -245,3 +245,32 @@ def test_a_merge_and_its_undo_are_shared_with_the_systems_that_had_the_record(sy
     back = Delivery.objects.filter(golden_id=right).order_by("-id").first()
     assert "merged_into" not in back.payload and back.payload["data"]["xm"] == "李 四"
     assert back.version > notice.version
+
+
+def test_survivorship_of_a_group_equals_choosing_among_all_its_candidates():
+    """``_survive`` makes candidates only where two records state an element; the result must be
+    what ``golden.survive`` gives with every candidate."""
+    import random
+
+    from yici.registry import golden
+
+    rng = random.Random(7)
+    systems_ = [("gongan_huji", "gongan"), ("minzheng_jiuzhu", "minzheng"), ("user", ""), ("zhujian_zijianfang", "zhujian")]
+    codes = ["person.name", "person.phone", "house.structure", "person.education"]
+    authority = {"person.name": "gongan", "house.structure": "zhujian"}
+    for trial in range(300):
+        group = []
+        for rid in rng.sample(range(1, 50), rng.randint(2, 5)):
+            system, department = rng.choice(systems_)
+            values = {code: rng.choice(["", "甲", "乙", "丙"]) for code in rng.sample(codes, rng.randint(1, len(codes)))}
+            group.append({"id": rid, "system": system, "department": department,
+                          "observed_at": rng.choice(["2025-01-01", "2025-06-01", "2026-01-01"]), "values": values})
+        every = {}
+        for r in group:
+            for code, value in r["values"].items():
+                every.setdefault(code, []).append(
+                    golden.Candidate(value, r["id"], r["system"], r["department"], r["observed_at"]))
+        expected_values, expected = golden.survive(every, authority)
+        values, provenance = rc._survive(group, authority)
+        assert values == expected_values, trial
+        assert provenance["elements"] == expected["elements"] and provenance["sources"] == expected["sources"], trial
