@@ -620,6 +620,8 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
     if entity == "person":
         extra_fields += ["name_initials", "address"]
     insert_fields = ["id", "created_at", "merged_into_id", *core_fields, *extra_fields]
+    core = golden.CORE_FIELDS[entity]
+    always = [f for f in extra_fields if f not in ("area_code", "name_initials")]  # set on every update
     if households is not None:
         insert_fields.append("household_id")
     ids = sorted(members)
@@ -637,7 +639,7 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
             for pk, version, area_code, old in _golden_rows(entity, old_ids):
                 before[pk] = (version, area_code, golden.element_values(entity, old))
             now = timezone.now()
-            changes, inserts, updates = [], [], []
+            changes, inserts, updates = [], [], defaultdict(list)
             for gid in chunk:
                 if gid in new_goldens:
                     version, area_code, old_values = 0, "", {}
@@ -655,18 +657,25 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
                     obj.area_code = _most_specific_recent_area(areas)
                 if gid in new_goldens:  # every value is new
                     changes.append((gid, obj.version, values.keys()))
-                else:  # compared as stored (a column may hold a value shortened to its length)
-                    changes.append((gid, obj.version, changed_elements(old_values, golden.element_values(entity, obj))))
-                if gid in new_goldens:
                     obj.created_at, obj.merged_into_id = now, None
                     inserts.append(obj.__dict__ | {"id": gid})
-                else:
-                    updates.append(obj)
+                    continue
+                # Compared as stored (a column may hold a value shortened to its length).
+                changed = changed_elements(old_values, golden.element_values(entity, obj))
+                changes.append((gid, obj.version, changed))
+                # Only the indexed columns whose value changed are set: setting one rewrites its index entry.
+                columns = tuple(field for code, field in core.items() if code in changed)
+                if entity == "person" and "person.name" in changed:
+                    columns += ("name_initials",)
+                if obj.area_code != area_code:
+                    columns += ("area_code",)
+                updates[columns].append(obj)
             t = _lap(laps, "golden: values", t)
             if households is not None:
                 households.assign(inserts, expected=len(new_goldens))
             fast_insert(model, inserts, insert_fields)
-            fast_update(model, updates, core_fields + extra_fields)
+            for columns, objs in updates.items():
+                fast_update(model, objs, [*columns, *always])
             t = _lap(laps, "golden: rows", t)
             outbox_record_changes(entity=entity, changes=changes)  # same transaction: share once
             _lap(laps, "golden: outbox", t)
