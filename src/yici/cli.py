@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from django.core.exceptions import ImproperlyConfigured
         from django.core.management import execute_from_command_line
+        from django.db import DatabaseError
     except ImportError as exc:  # pragma: no cover - only without an environment
         sys.exit(f"yici: Django is not installed in this environment ({exc}); run `make demo` or `uv sync`.")
     try:
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> None:
         execute_from_command_line(argv)
     except ImproperlyConfigured as exc:
         sys.exit(f"yici: configuration error: {exc}")
+    except DatabaseError as exc:  # not reachable, no such database …: one line, no traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        sys.exit(f"yici: database error: {first}")
 
 
 def _cli_language() -> str:

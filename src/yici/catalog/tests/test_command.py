@@ -101,3 +101,15 @@ def test_the_console_script_has_help(tmp_path):
     result = _run_yici("load-catalog", "--help", tmp_path=tmp_path)
     assert result.returncode == 0
     assert "--builtin" in result.stdout
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_not_a_traceback(tmp_path):
+    target = tmp_path / "catalog.json"
+    target.write_text("{}", encoding="utf-8")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "yici.settings", "YICI_VAR_DIR": str(tmp_path / "var"),
+           "DATABASE_URL": f"sqlite:///{tmp_path}/no-such-folder/yici.sqlite3", "LANGUAGE": "en"}
+    result = subprocess.run([_yici(), "load-catalog", str(target)], capture_output=True, text=True, env=env,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("yici: database error:") and len(result.stderr.strip().splitlines()) == 1
