@@ -679,7 +679,7 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
             t = _lap(laps, "golden: rows", t)
             outbox_record_changes(entity=entity, changes=changes)  # same transaction: share once
             _lap(laps, "golden: outbox", t)
-            updated += len(inserts) + len(updates)
+            updated += len(inserts) + sum(len(objs) for objs in updates.values())
             if progress:
                 progress(f"{entity}: golden values", min(start + len(chunk), len(ids)), len(ids))
         t = time.perf_counter()

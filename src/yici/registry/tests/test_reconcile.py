@@ -68,6 +68,9 @@ def test_golden_ids_survive_reruns_and_new_records_join_incrementally(systems):
     b = record(systems["weijian"], **ZHANG, person__phone="13812345678")
     result = reconcile(entity="person")
     assert result.new_records == 1 and golden_of(b) == first
+    assert (result.created, result.updated) == (0, 1)  # the one golden record, updated in place
+    person = Person.objects.get(pk=first)
+    assert (person.phone, person.version) == ("13812345678", 2)
     reconcile(entity="person", full=True)
     assert golden_of(a) == golden_of(b) == first
     assert Person.objects.get(pk=first).phone == "13812345678"
