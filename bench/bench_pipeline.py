@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/legacy_gen.py --out /tmp/legacy_1m --rows 1000000
     .venv/bin/python bench/bench_pipeline.py --data /tmp/legacy_1m [--new-rows 10000] [--database-url URL]
+    # again, the incremental batch alone: the first run keeps the reconciled database, later runs start from it
+    .venv/bin/python bench/bench_pipeline.py --data /tmp/legacy_1m --reconciled-snapshot /tmp/reconciled-1m
 
 Uses a fresh embedded database (SQLite under a temporary folder) unless ``--database-url`` names
 another. Times, in this one process: importing each generated file (read, map, normalise, store
@@ -89,6 +91,10 @@ def main() -> None:
     parser.add_argument("--snapshot", type=Path, default=None,
                         help="SQLite only: after importing, keep a copy of the database here; when the copy "
                              "exists, start from it and skip the import (to measure reconcile again)")
+    parser.add_argument("--reconciled-snapshot", type=Path, default=None,
+                        help="SQLite only: after the full reconcile, keep a copy of the database and its key "
+                             "table in this folder; when the folder exists, start from it and run only the "
+                             "incremental batch (to measure it again)")
     parser.add_argument("--profile", choices=["full", "incremental"], default=None,
                         help="print where that run spends its time (cProfile, top 40)")
     args = parser.parse_args()
@@ -96,7 +102,11 @@ def main() -> None:
     var = Path(tempfile.mkdtemp(prefix="yici-bench-"))
     os.environ["YICI_VAR_DIR"] = str(var)
     restored = False
-    if args.snapshot and args.snapshot.exists() and not args.database_url:
+    reconciled = bool(args.reconciled_snapshot and args.reconciled_snapshot.exists() and not args.database_url)
+    if reconciled:
+        shutil.copyfile(args.reconciled_snapshot / "yici.sqlite3", var / "yici.sqlite3")
+        restored = True
+    elif args.snapshot and args.snapshot.exists() and not args.database_url:
         shutil.copyfile(args.snapshot, var / "yici.sqlite3")
         restored = True
     if args.database_url:
@@ -109,9 +119,13 @@ def main() -> None:
 
     from yici.catalog.services import BUILTIN_CATALOG, catalog_load
     from yici.exchange.imports import import_prepare, import_run
+    from yici.registry import keycache
     from yici.registry.reconcile import reconcile
 
     call_command("migrate", verbosity=0)
+    if reconciled:  # the key table's name follows the database's path
+        keycache.path().parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.reconciled_snapshot / "person-keys.duckdb", keycache.path())
     if args.database_url:  # a server database may hold an earlier run
         call_command("flush", "--noinput", verbosity=0)
     if not restored:
@@ -130,7 +144,8 @@ def main() -> None:
               f"({summary.rows_total / seconds:,.0f} rows/s), peak {peak_mb():,.0f} MB", flush=True)
     import_seconds = time.perf_counter() - started
     if restored:
-        print(f"import skipped: database restored from {args.snapshot}", flush=True)
+        print(f"import skipped: database restored from {args.reconciled_snapshot if reconciled else args.snapshot}",
+              flush=True)
     else:
         print(f"import total: {total_rows} rows in {import_seconds:.1f} s (CPU {cpu() - started_cpu:.1f} s)",
               flush=True)
@@ -140,16 +155,26 @@ def main() -> None:
             connection.close()  # a consistent file: nothing pending in the WAL
             shutil.copyfile(var / "yici.sqlite3", args.snapshot)
 
-    profiler = start_profile(args.profile == "full")
-    t, t_cpu = time.perf_counter(), cpu()
-    result = reconcile()
-    reconcile_seconds = time.perf_counter() - t
-    stop_profile(profiler)
-    print(f"reconcile (full): {result.records} records → {result.clusters} clusters, "
-          f"{result.review_pairs} review pairs in {reconcile_seconds:.1f} s (CPU {cpu() - t_cpu:.1f} s), "
-          f"peak {peak_mb():,.0f} MB", flush=True)
-    print(f"  steps: {_steps(result)}", flush=True)
-    print(f"import + reconcile: {import_seconds + reconcile_seconds:.1f} s", flush=True)
+    if reconciled:
+        print(f"full reconcile skipped: database and key table restored from {args.reconciled_snapshot}", flush=True)
+    else:
+        profiler = start_profile(args.profile == "full")
+        t, t_cpu = time.perf_counter(), cpu()
+        result = reconcile()
+        reconcile_seconds = time.perf_counter() - t
+        stop_profile(profiler)
+        print(f"reconcile (full): {result.records} records → {result.clusters} clusters, "
+              f"{result.review_pairs} review pairs in {reconcile_seconds:.1f} s (CPU {cpu() - t_cpu:.1f} s), "
+              f"peak {peak_mb():,.0f} MB", flush=True)
+        print(f"  steps: {_steps(result)}", flush=True)
+        print(f"import + reconcile: {import_seconds + reconcile_seconds:.1f} s", flush=True)
+        if args.reconciled_snapshot and not args.database_url:
+            from django.db import connection
+
+            connection.close()  # a consistent file: nothing pending in the WAL
+            args.reconciled_snapshot.mkdir(parents=True)
+            shutil.copyfile(var / "yici.sqlite3", args.reconciled_snapshot / "yici.sqlite3")
+            shutil.copyfile(keycache.path(), args.reconciled_snapshot / "person-keys.duckdb")
 
     if args.new_rows:
         source = max(files, key=lambda p: p.stat().st_size)
