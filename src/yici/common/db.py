@@ -161,13 +161,9 @@ def fast_insert(model, rows: Iterable[dict] | Iterable[Sequence], fields: Sequen
     convert = _row_converter(columns, connection)
     total = 0
     batch: list[list] = []
-    if sequences:
-        values_of = (lambda row: convert(list(row))) if convert.needed else (lambda row: row)
-    else:
-        values_of = lambda row: convert(list(map(row.get, names)))  # noqa: E731
     with connection.cursor() as cursor:
         for row in rows:
-            batch.append(values_of(row))
+            batch.append(convert(list(row) if sequences else list(map(row.get, names))))
             if len(batch) >= batch_size:
                 cursor.executemany(sql, batch)
                 total += len(batch)
@@ -192,7 +188,6 @@ def _row_converter(columns, connection):
             values[i] = convert_one(values[i])
         return values
 
-    convert.needed = bool(converting)
     return convert
 
 

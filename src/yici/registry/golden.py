@@ -105,9 +105,14 @@ def choose(candidates: list[Candidate], authoritative_department: str = "") -> C
 
 
 def survive(
-    candidates_by_element: dict[str, list[Candidate]], authority: dict[str, str]
+    candidates_by_element: dict[str, list[Candidate]], authority: dict[str, str],
+    stated_once: dict[str, tuple[str, int, str, str]] | None = None,
 ) -> tuple[dict[str, str], dict]:
-    """Golden values and (stored, compact) provenance for one entity from its candidates per element."""
+    """Golden values and (stored, compact) provenance for one entity from its candidates per element.
+
+    ``stated_once``: elements that one source alone states, as (value, record id, system, observed
+    at): nothing to choose, so callers with many entities need not make candidates for them.
+    """
     values: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
     elements: dict[str, list] = {}
@@ -126,6 +131,10 @@ def survive(
             for c in present:
                 sources[str(c.record_id)] = [c.system, c.observed_at]
         elements[code] = entry
+    for code, (value, record_id, system, observed_at) in (stated_once or {}).items():
+        values[code] = value
+        sources[str(record_id)] = [system, observed_at]
+        elements[code] = [record_id, "only"]
     return values, {"v": PROVENANCE_FORMAT, "sources": sources, "elements": elements}
 
 

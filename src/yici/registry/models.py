@@ -179,7 +179,7 @@ class Link(models.Model):
     record = models.ForeignKey(SourceRecord, on_delete=models.CASCADE, related_name="links")
     person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.CASCADE, related_name="links")
     # Most links are persons': the other keys are indexed only where set (see Meta.indexes), which
-    # spares a county's first run of a million links three indexes of NULLs.
+    # spares a county's first run of a million links four indexes of NULLs (created_by's too).
     household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.CASCADE, related_name="links",
                                   db_index=False)
     house = models.ForeignKey(House, null=True, blank=True, on_delete=models.CASCADE, related_name="links",

@@ -132,14 +132,8 @@ def _records(entity: str, ids: list[int] | None = None) -> list[dict]:
     ``system`` the line system's code (else the record's kind), ``department`` its department code.
     """
     systems = {pk: (code, dept or "") for pk, code, dept in LineSystem.objects.values_list("id", "code", "department__code")}
-    vendor = connection.vendor
-    raw_columns = ""
     raw_fields = RAW_FOR_LINKAGE if entity == "person" else ()
-    for code in raw_fields:
-        if vendor == "postgresql":
-            raw_columns += f", raw ->> '{code}'"
-        else:
-            raw_columns += f", json_extract(raw, '$.\"{code}\"')"
+    raw_columns = "".join(f", {_json_text('raw', code)}" for code in raw_fields)
     table = connection.ops.quote_name(SourceRecord._meta.db_table)
     where = "" if ids is None else " AND id IN ({})".format(", ".join(["%s"] * len(ids)))
     sql = (f'SELECT id, "values", area_code, observed_at, kind, system_id, parent_id{raw_columns} '
@@ -162,6 +156,13 @@ def _records(entity: str, ids: list[int] | None = None) -> list[dict]:
                                      if value is not None}
                 out.append(record)
     return out
+
+
+def _json_text(column: str, key: str) -> str:
+    """SQL for the text under ``key`` of a JSON column (``key`` is an element code: no quotes in it)."""
+    if connection.vendor == "postgresql":
+        return f"{column} ->> '{key}'"
+    return f"""json_extract({column}, '$."{key}"')"""
 
 
 class _Timestamps:
@@ -615,12 +616,12 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
     if not members:
         return 0
     model = ENTITY_MODELS[entity]
-    core_fields = list(golden.CORE_FIELDS[entity].values())
+    core = golden.CORE_FIELDS[entity]
+    core_fields = list(core.values())
     extra_fields = ["attributes", "provenance", "area_code", "version", "updated_at"]
     if entity == "person":
         extra_fields += ["name_initials", "address"]
     insert_fields = ["id", "created_at", "merged_into_id", *core_fields, *extra_fields]
-    core = golden.CORE_FIELDS[entity]
     always = [f for f in extra_fields if f not in ("area_code", "name_initials")]  # set on every update
     if households is not None:
         insert_fields.append("household_id")
@@ -719,15 +720,9 @@ def _survive(group: list[dict], authority: dict[str, str]) -> tuple[dict[str, st
     contested = {code: [golden.Candidate(r["values"][code], r["id"], r["system"], r["department"], r["observed_at"])
                         for r in rs]
                  for code, rs in stated.items() if len(rs) > 1}
-    values, provenance = golden.survive(contested, authority)
-    sources, elements = provenance["sources"], provenance["elements"]
-    for code, rs in stated.items():
-        if len(rs) == 1:
-            r = rs[0]
-            values[code] = r["values"][code]
-            sources[str(r["id"])] = [r["system"], r["observed_at"]]
-            elements[code] = [r["id"], "only"]
-    return values, provenance
+    once = {code: (rs[0]["values"][code], rs[0]["id"], rs[0]["system"], rs[0]["observed_at"])
+            for code, rs in stated.items() if len(rs) == 1}
+    return golden.survive(contested, authority, stated_once=once)
 
 
 def _most_specific_recent_area(observations: list[tuple[str, str]]) -> str:
@@ -915,8 +910,7 @@ def _link_household_members(person_ids: set[int] | None = None) -> None:
     if person_ids is not None and len(person_ids) < 20_000:
         # The persons a run touched, in plain SQL (the ORM spends longer preparing thousands of ids
         # than the database spends finding them).
-        number = ("attributes ->> 'person.household_no'" if connection.vendor == "postgresql"
-                  else """json_extract(attributes, '$."person.household_no"')""")
+        number = _json_text("attributes", "person.household_no")
         sql = (f"SELECT id, {number}, area_code, relation_to_head, name, household_id FROM {Person._meta.db_table} "
                "WHERE merged_into_id IS NULL AND id IN ({})")
         rows: Iterable[tuple] = _rows_where_in(sql, sorted(person_ids))
