@@ -18,6 +18,22 @@ ARTIFACTS = Path(os.environ.get("YICI_TEST_ARTIFACTS", "test-artifacts"))
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite the browser tests use a database file, not Django's shared-cache memory database.
+
+    The live server, the browser's requests and the tests' worker threads each hold their own
+    connection; in shared-cache memory one connection's open transaction makes another's fail at
+    once with "database table is locked" (the busy timeout does not apply there), while a WAL file
+    lets readers and a writer overlap and makes a second writer wait, as in production.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("browser-db") / "yici.sqlite3")
+
+
+@pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (apt-get install chromium fonts-noto-cjk)")
