@@ -30,3 +30,34 @@ def test_worker_runs_queued_tasks_in_batch_mode(transactional_db, settings):
     assert BurdenCount.objects.get(metric="fields_typed").count == 1
     result.refresh()
     assert result.status == "SUCCESSFUL"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_waits_for_the_simulated_systems_before_starting_the_worker():
+    import socket
+    import threading
+
+    from yici.web.management.commands.serve import wait_until_listening
+
+    late_port, never_port = _free_port(), _free_port()
+    server = socket.socket()
+
+    def listen_later():
+        server.bind(("127.0.0.1", late_port))
+        server.listen()
+
+    timer = threading.Timer(0.3, listen_later)
+    timer.start()
+    try:
+        assert wait_until_listening([late_port], timeout=5) == []  # came up while waited for
+        assert wait_until_listening([late_port, never_port], timeout=0.3) == [never_port]
+    finally:
+        timer.join()
+        server.close()

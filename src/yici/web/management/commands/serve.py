@@ -2,6 +2,7 @@
 
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +41,11 @@ class Command(BaseCommand):
         simulators = [] if options["no_simulators"] else self._simulators(yici)
         for command in simulators:
             children.append(subprocess.Popen(command))
+        # The worker delivers at once: started before the simulated systems listen, it met refused
+        # connections and paused them for half a minute (the demo's first edits went nowhere).
+        ports = [int(command[command.index("--port") + 1]) for command in simulators]
+        for port_ in wait_until_listening(ports, timeout=SIMULATOR_START_SECONDS):
+            self.stderr.write(f"simulated line system on port {port_} is not listening yet; the worker will retry it")
         if not options["no_worker"]:
             children.append(subprocess.Popen([yici, "worker"]))
         children.append(
@@ -90,3 +96,24 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
             for row in DEMO_USERS:
                 self.stdout.write(f"  {row['username']:<10} {row['role']:<18} {row['area']}")
+
+
+SIMULATOR_START_SECONDS = 20.0
+
+
+def wait_until_listening(ports: list[int], *, host: str = "127.0.0.1", timeout: float) -> list[int]:
+    """Wait until something accepts connections on each of ``ports`` (at most ``timeout`` seconds
+    in all); returns the ports that still do not."""
+    deadline = time.monotonic() + timeout
+    waiting = list(ports)
+    while waiting:
+        for port in list(waiting):
+            try:
+                socket.create_connection((host, port), timeout=0.2).close()
+                waiting.remove(port)
+            except OSError:
+                pass
+        if not waiting or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    return waiting
