@@ -9,7 +9,9 @@ ordinary pipeline (``exchange.imports`` → ``registry.reconcile``).
 realistic mess, chosen by their own ``random.Random`` so the world itself does not change with it:
 dates as ``19850302`` or ``1985年3月2日``, gender as 1/2, a lower-case x, phones with +86 or dashes,
 short code-list labels (肢体, 居民医保, 砖混结构), a homophone typo in a few names, two ID digits
-swapped in a few rows, and the same person in several files.
+swapped in a few rows, and the same person in several files. A few elderly persons are listed a
+second time without their ID number, phone or address, the name by its sound and the birthday a
+day off: linkage cannot decide those, and they wait in the review queue as their own persons.
 """
 
 from __future__ import annotations
@@ -139,6 +141,10 @@ WRITERS = {
     "zhujian_zijianfang": "zhujian", "tuiyijunren_youfu": "tuiyi", "canlian_canji": "canlian",
     "yingji_changsuo": "changsuo",
 }
+
+# Elderly persons 卫健's file lists a second time, typed from memory (see ``weijian``): the
+# demo's review queue.
+RECALLED = 4
 
 # Same-sound characters for the few typo'd names (同音字).
 HOMOPHONES = {
@@ -293,6 +299,9 @@ class _Writer:
         people = [(f, m) for f in self.families for m in f.members if _age(m.birth) >= 65]
         typos = self._typos(people, 150)
         twice = self._few(people, 250)  # registered twice (two health stations)
+        # Its own generator: the rest of the mess stays as it was.
+        typeable = [n for n, (_f, m) in enumerate(people) if self._typo(m.name) != m.name]
+        recalled = set(random.Random(len(people)).sample(typeable, k=min(RECALLED, len(typeable))))
         rows = []
         for n, (family, m) in enumerate(people):
             a = m.attributes
@@ -309,6 +318,13 @@ class _Writer:
                 again[0] = f"{family.village.code[6:]}{len(people) + n + 1:05d}"
                 again[5] = m.phone  # the other station wrote the phone plainly
                 rows.append(again)
+            if n in recalled:
+                # Entered again from memory at a home visit: no ID card at hand, the name by its
+                # sound, the birthday a day off, no phone, no address. Linkage cannot be sure: a
+                # person decides (the review queue).
+                day = m.birth + datetime.timedelta(days=1)
+                rows.append([f"{family.village.code[6:]}{2 * len(people) + n + 1:05d}", self._typo(m.name),
+                             row[2], f"{day.year}年{day.month}月{day.day}日", "", "", row[6], "", *row[8:]])
         out = io.StringIO(newline="")
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([h for h, _e in WEIJIAN])

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, TextField
+from django.db.models import Exists, OuterRef, Q, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -448,7 +448,7 @@ def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dic
                                      progress, households=households if entity == "person" else None,
                                      stats=stats)
     t = _lap(stats, "golden", t)
-    stats["review_pairs"] = _queue_reviews(entity, review_candidates, uf, by_id)
+    stats["review_pairs"] = _queue_reviews(entity, review_candidates, uf, by_id, apart)
     _lap(stats, "reviews", t)
     return stats
 
@@ -731,26 +731,39 @@ def _most_specific_recent_area(observations: list[tuple[str, str]]) -> str:
     return max((code for at, code in observations if at == latest), key=lambda c: (len(c.rstrip("0")), c))
 
 
-def _queue_reviews(entity: str, candidates: list[tuple[int, int, float]], uf: UnionFind, by_id: dict) -> int:
-    """Open a review pair for each uncertain pair that ended up in different clusters."""
-    wanted = {}
+def _queue_reviews(entity: str, candidates: list[tuple[int, int, float]], uf: UnionFind, by_id: dict,
+                   apart: "_ApartIndex | None" = None) -> int:
+    """Open one review pair for each two clusters that uncertain pairs join: the surest of those
+    pairs, once. A record that resembles three records of one person is one question for a
+    person to answer, not three; two clusters a person already kept apart are not asked again."""
+    best: dict[tuple[int, int], tuple[float, int, int]] = {}  # (cluster, cluster) → (p, left, right)
     for a, b, p in candidates:
-        if uf.find(a) == uf.find(b):
+        ra, rb = uf.find(a), uf.find(b)
+        if ra == rb:
             continue
+        key = (ra, rb) if ra < rb else (rb, ra)
         left, right = (a, b) if a < b else (b, a)
-        if (left, right) not in wanted or wanted[(left, right)] < p:
-            wanted[(left, right)] = p
-    if not wanted:
+        # The surest pair; among equally sure ones the lowest ids, so a re-run picks the same pair.
+        if key not in best or (-p, left, right) < (-best[key][0], best[key][1], best[key][2]):
+            best[key] = (p, left, right)
+    if not best:
         return 0
-    lefts = sorted({a for a, _ in wanted})
-    existing: set[tuple[int, int]] = set()
-    for i in range(0, len(lefts), BATCH):
-        existing.update(
-            ReviewPair.objects.filter(entity=entity, left_id__in=lefts[i:i + BATCH]).values_list("left_id", "right_id")
-        )
+    # Questions already asked (open or answered) about the same two clusters, through any of
+    # their records that this run's uncertain pairs name.
+    involved = sorted({x for a, b, _p in candidates for x in (a, b)})
+    asked: set[tuple[int, int]] = set()
+    for i in range(0, len(involved), BATCH):
+        chunk = involved[i:i + BATCH]
+        for x, y in ReviewPair.objects.filter(Q(left_id__in=chunk) | Q(right_id__in=chunk), entity=entity).values_list(
+                "left_id", "right_id"):
+            if x in uf.parent and y in uf.parent:
+                rx, ry = uf.find(x), uf.find(y)
+                asked.add((rx, ry) if rx < ry else (ry, rx))
     new = [
-        ReviewPair(left_id=a, right_id=b, entity=entity, probability=p, area_code=by_id[a]["area_code"] or by_id[b]["area_code"])
-        for (a, b), p in wanted.items() if (a, b) not in existing
+        ReviewPair(left_id=left, right_id=right, entity=entity, probability=p,
+                   area_code=by_id[left]["area_code"] or by_id[right]["area_code"])
+        for key, (p, left, right) in best.items()
+        if key not in asked and (apart is None or not apart.blocks(uf, left, right))
     ]
     ReviewPair.objects.bulk_create(new, batch_size=BATCH)
     return len(new)

@@ -103,6 +103,31 @@ def test_thresholds_merge_queue_or_keep_apart(systems, fixed_pairs):
     assert (pair.left_id, pair.right_id, pair.status) == (recs[2].pk, recs[3].pk, ReviewStatus.OPEN)
 
 
+def test_one_question_per_two_clusters_and_none_again_after_keep_apart(systems, fixed_pairs, world):
+    gongan, weijian, doubtful = (record(systems["gongan"], person__name="李四"),
+                                 record(systems["weijian"], person__name="李四"),
+                                 record(systems["weijian"], person__name="李思"))
+    fixed_pairs += [
+        (gongan.pk, weijian.pk, 0.99),  # one person in two systems
+        (doubtful.pk, weijian.pk, 0.8),  # a record that resembles both of its records
+        (doubtful.pk, gongan.pk, 0.8),
+    ]
+    result = reconcile(entity="person")
+    assert result.review_pairs == 1
+    pair = ReviewPair.objects.get()  # equally sure: the pair of the lowest ids, so re-runs pick it again
+    assert (pair.left_id, pair.right_id) == (gongan.pk, doubtful.pk)
+    fixed_pairs[2] = (doubtful.pk, gongan.pk, 0.7)
+    reconcile(entity="person", full=True)
+    assert ReviewPair.objects.count() == 1  # the same question, not a second one
+
+    review_decide(pair=pair, same=False, actor=world.cadre)
+    later = record(systems["minzheng"], person__name="李四")
+    fixed_pairs += [(later.pk, gongan.pk, 0.99), (doubtful.pk, later.pk, 0.9)]
+    result = reconcile(entity="person", full=True)
+    assert golden_of(later) == golden_of(gongan) != golden_of(doubtful)
+    assert result.review_pairs == 0 and ReviewPair.objects.count() == 1  # kept apart: not asked again
+
+
 def test_review_decisions_merge_undo_and_are_honoured_by_full_reruns(systems, fixed_pairs, world):
     a, b = record(systems["gongan"], person__name="李四"), record(systems["weijian"], person__name="李 四")
     fixed_pairs.append((a.pk, b.pk, 0.8))
