@@ -11,7 +11,8 @@ dates as ``19850302`` or ``1985年3月2日``, gender as 1/2, a lower-case x, pho
 short code-list labels (肢体, 居民医保, 砖混结构), a homophone typo in a few names, two ID digits
 swapped in a few rows, and the same person in several files. A few elderly persons are listed a
 second time without their ID number, phone or address, the name by its sound and the birthday a
-day off: linkage cannot decide those, and they wait in the review queue as their own persons.
+day off: linkage keeps those apart as their own persons, and asks about most of them in the
+review queue.
 """
 
 from __future__ import annotations
