@@ -125,6 +125,13 @@ def fast_update(model, objs: Iterable, fields: Sequence[str], *, batch_size: int
     )
     read = operator.attrgetter(*[f.attname for f in columns], "pk")
     convert = _row_converter(columns, connection)
+    if connection.vendor == "postgresql":
+        rows = [convert(list(read(obj))) for obj in objs]
+        if len(rows) >= COPY_UPDATE_FROM:
+            return _copy_update(connection, meta.db_table, meta.pk.column, [f.column for f in columns], rows)
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+        return len(rows)
     total = 0
     batch: list[list] = []
     with connection.cursor() as cursor:
@@ -140,9 +147,34 @@ def fast_update(model, objs: Iterable, fields: Sequence[str], *, batch_size: int
     return total
 
 
+# From this many rows, ``fast_update`` on PostgreSQL copies them into a temporary table and updates
+# from it in one statement (executemany runs one UPDATE per row: 168,000 house owners took 10 s).
+COPY_UPDATE_FROM = 500
+
+
+def _copy_update(connection, table: str, pk: str, columns: list[str], rows: list[list]) -> int:
+    """PostgreSQL: ``rows`` (values of ``columns``, then the primary key) → COPY into a temporary
+    table → one ``UPDATE … FROM`` it. In a savepoint of its own: after an error nothing is left."""
+    from django.db import transaction
+
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in columns)
+    temporary = quote("_yici_fast_update")
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS "
+                       f"SELECT {names}, {quote(pk)} FROM {quote(table)} WITH NO DATA")
+        _copy_rows(connection, f"COPY {temporary} ({names}, {quote(pk)}) FROM STDIN", rows)
+        assignments = ", ".join(f"{quote(c)} = u.{quote(c)}" for c in columns)
+        cursor.execute(f"UPDATE {quote(table)} AS t SET {assignments} FROM {temporary} AS u "
+                       f"WHERE t.{quote(pk)} = u.{quote(pk)}")
+        cursor.execute(f"DROP TABLE {temporary}")
+    return len(rows)
+
+
 def fast_insert(model, rows: Iterable[dict] | Iterable[Sequence], fields: Sequence[str], *, batch_size: int = 5000,
                 sequences: bool = False) -> int:
-    """Insert many rows (dicts of field name → value) with one prepared ``INSERT`` run by executemany.
+    """Insert many rows (dicts of field name → value) with one prepared ``INSERT`` run by executemany
+    (on PostgreSQL, one ``COPY``).
 
     For the bulk paths (a million imported rows) where building model instances and letting
     ``bulk_create`` compile a multi-row statement costs more than the insert itself. Primary keys
@@ -159,6 +191,10 @@ def fast_insert(model, rows: Iterable[dict] | Iterable[Sequence], fields: Sequen
     )
     names = [f.attname if f.attname in fields else f.name for f in columns]
     convert = _row_converter(columns, connection)
+    if connection.vendor == "postgresql":
+        copy = "COPY {} ({}) FROM STDIN".format(quote(meta.db_table), ", ".join(quote(f.column) for f in columns))
+        return _copy_rows(connection, copy, (convert(list(row) if sequences else list(map(row.get, names)))
+                                             for row in rows))
     total = 0
     batch: list[list] = []
     with connection.cursor() as cursor:
@@ -171,6 +207,26 @@ def fast_insert(model, rows: Iterable[dict] | Iterable[Sequence], fields: Sequen
         if batch:
             cursor.executemany(sql, batch)
             total += len(batch)
+    return total
+
+
+def _copy_rows(connection, sql: str, rows: Iterable[list]) -> int:
+    """PostgreSQL: stream rows into ``COPY … FROM STDIN`` (psycopg adapts each value as for a query).
+
+    COPY takes a million rows several times faster than ``executemany``, which the server still
+    runs as one statement per row; a county's first reconcile writes millions. Errors come out as
+    Django's (``IntegrityError`` …), as from any query.
+    """
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return 0
+    total = 1
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        copy.write_row(first)
+        for row in rows:
+            copy.write_row(row)
+            total += 1
     return total
 
 

@@ -43,6 +43,27 @@ def test_bulk_rows_round_trip_through_the_orm():
     assert Person.objects.annotate(note=note).filter(note="备注").count() == 3
 
 
+@pytest.mark.django_db
+def test_awkward_values_arrive_as_given_and_a_duplicate_key_is_djangos_integrity_error():
+    """On PostgreSQL the rows go through COPY, whose text format escapes tabs, newlines and
+    backslashes: what is read back must be what was written, on either database."""
+    from django.db import IntegrityError
+
+    awkward = "甲\t乙\n丙\\N 'q' \"dq\" \\ end"
+    row = person_rows(7, 1)[0] | {"name": awkward, "address": "", "household": None,
+                                  "attributes": {"note": awkward, "nested": {"list": [1, None, "二"]}},
+                                  "birth_date": datetime.date(1950, 3, 19)}
+    fast_insert(Person, [row], [*FIELDS, "birth_date", "household"])
+    person = Person.objects.get(pk=7)
+    assert (person.name, person.address, person.birth_date) == (awkward, "", datetime.date(1950, 3, 19))
+    assert person.attributes == {"note": awkward, "nested": {"list": [1, None, "二"]}}
+    assert person.created_at == row["created_at"] and person.household_id is None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fast_insert(Person, person_rows(8, 1) + person_rows(7, 1), FIELDS)
+    assert not Person.objects.filter(pk=8).exists()  # the statement failed as a whole
+    assert fast_insert(Person, [], []) == fast_insert(Person, iter([]), FIELDS) == 0  # nothing to write
+
+
 @pytest.mark.django_db(transaction=True)
 def test_bulk_cache_is_restored():
     if connection.vendor != "sqlite":
@@ -108,3 +129,22 @@ def test_deferring_indexes_outside_a_transaction_is_refused():
     with pytest.raises(RuntimeError), indexes_built_after(Person, adding=10):
         pass
     assert len(person_indexes()) > 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("copy_from", [1, 10**6], ids=["copied", "row-by-row"])
+def test_bulk_updates_set_the_given_fields_of_the_given_rows_only(monkeypatch, copy_from):
+    from yici.common.db import Row, fast_update
+
+    monkeypatch.setattr(common_db, "COPY_UPDATE_FROM", copy_from)  # PostgreSQL's two ways; SQLite has one
+    fast_insert(Person, person_rows(1, 4), FIELDS)
+    awkward = "甲\t乙\\N"
+    changed = [Row(1, name=awkward, attributes={"note": awkward}, birth_date=datetime.date(1950, 3, 19)),
+               Row(3, name="王五", attributes={}, birth_date=None)]
+    assert fast_update(Person, changed, ["name", "attributes", "birth_date"]) == 2
+    rows = {p.pk: (p.name, p.attributes, p.birth_date, p.name_initials) for p in Person.objects.all()}
+    assert rows == {1: (awkward, {"note": awkward}, datetime.date(1950, 3, 19), "z"),
+                    2: ("张2", {"person.note": "备注"}, None, "z"),
+                    3: ("王五", {}, None, "z"),
+                    4: ("张4", {"person.note": "备注"}, None, "z")}
+    assert fast_update(Person, [], ["name"]) == 0
