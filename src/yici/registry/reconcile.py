@@ -342,6 +342,13 @@ def _in_list(values: list) -> tuple[str, list]:
     return "({})".format(", ".join(["%s"] * len(values))), list(values)
 
 
+def _id_batches(ids: list) -> Iterable[list]:
+    """``ids`` in the lists ``_in_list`` takes: all at once on PostgreSQL, ``BATCH`` at a time elsewhere."""
+    step = (len(ids) or 1) if connection.vendor == "postgresql" else BATCH
+    for i in range(0, len(ids), step):
+        yield ids[i:i + step]
+
+
 def _rows_where_in(sql: str, ids: Iterable[int], *params) -> Iterable[tuple]:
     """Rows of ``sql`` (ending in ``IN {}``) for ``ids``: in one query on PostgreSQL (an array),
     a batch at a time elsewhere.
@@ -349,11 +356,9 @@ def _rows_where_in(sql: str, ids: Iterable[int], *params) -> Iterable[tuple]:
     Plain SQL: the ORM spends milliseconds compiling each filter of 2,000 ids, which an
     incremental run of 10,000 records does a hundred times.
     """
-    ids = list(ids)
-    step = (len(ids) or 1) if connection.vendor == "postgresql" else BATCH
     with connection.cursor() as cursor:
-        for i in range(0, len(ids), step):
-            where, values = _in_list(ids[i:i + step])
+        for batch in _id_batches(list(ids)):
+            where, values = _in_list(batch)
             cursor.execute(sql.format(where), [*params, *values])
             while rows := cursor.fetchmany(20_000):
                 yield from rows
@@ -374,10 +379,9 @@ def _members_of(person_ids: set[int]) -> dict[int, int]:
 
 
 def _records_by_id(entity: str, ids: list[int]) -> list[dict]:
-    step = (len(ids) or 1) if connection.vendor == "postgresql" else BATCH  # see ``_in_list``
     out: list[dict] = []
-    for i in range(0, len(ids), step):
-        out.extend(_records(entity, ids[i:i + step]))
+    for batch in _id_batches(ids):
+        out.extend(_records(entity, batch))
     return out
 
 
@@ -616,9 +620,7 @@ def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], pro
         for gid, rid in Link.objects.filter(active=True, **{f"{fk}__in": ids[start:start + BATCH]}).values_list(fk, "record_id"):
             members[gid].append(rid)
     record_ids = sorted(rid for group in members.values() for rid in group)
-    by_id = {}
-    for start in range(0, len(record_ids), BATCH):
-        by_id.update((r["id"], r) for r in _records(entity, record_ids[start:start + BATCH]))
+    by_id = {r["id"]: r for r in _records_by_id(entity, record_ids)}
     return _write_golden(entity, members, by_id, authority, set(), progress)
 
 
