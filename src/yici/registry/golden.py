@@ -77,41 +77,54 @@ class Choice(NamedTuple):
     rule: str  # 'authoritative' | 'corrected' | 'most_recent' | 'most_frequent' | 'only'
 
 
-def choose(candidates: list[Candidate], authoritative_department: str = "") -> Choice:
-    """Pick the surviving value among non-empty candidates (the list must not be empty)."""
+def newest_first(candidates: list[Candidate]) -> list[Candidate]:
+    """Candidates in the order survivorship reads them: the newest observation first (ties: the
+    highest record id, the later row)."""
+    return sorted(candidates, key=lambda c: (c.observed_at, c.record_id), reverse=True)
+
+
+def choose(candidates: list[Candidate], authoritative_department: str = "", *, ordered: bool = False) -> Choice:
+    """Pick the surviving value among non-empty candidates (the list must not be empty).
+
+    ``ordered``: the candidates are already ``newest_first`` (a county's first run chooses for
+    millions of elements; sorting once per record group is cheaper than once per element).
+    """
+    if not ordered:
+        candidates = newest_first(candidates)
+    first = candidates[0]
     if len(candidates) == 1:
-        return Choice(candidates[0].value, candidates[0], "only")
+        return Choice(first.value, first, "only")
     if authoritative_department:
-        authoritative = [c for c in candidates if c.department == authoritative_department]
-        if authoritative:
-            winner = max(authoritative, key=lambda c: (c.observed_at, c.record_id))
-            corrections = [c for c in candidates if c.system == CORRECTED_BY_HAND and c.observed_at > winner.observed_at]
-            if corrections:
-                correction = max(corrections, key=lambda c: (c.observed_at, c.record_id))
-                return Choice(correction.value, correction, "corrected")
+        winner = next((c for c in candidates if c.department == authoritative_department), None)
+        if winner is not None:  # the authority's newest statement …
+            for c in candidates:  # … unless corrected by hand after it (the newest correction)
+                if c.observed_at <= winner.observed_at:
+                    break
+                if c.system == CORRECTED_BY_HAND:
+                    return Choice(c.value, c, "corrected")
             return Choice(winner.value, winner, "authoritative")
-    latest = max(c.observed_at for c in candidates)
+    latest = first.observed_at
     recent = [c for c in candidates if c.observed_at == latest]
-    if len({c.value for c in recent}) == 1:
-        winner = max(recent, key=lambda c: c.record_id)
-        return Choice(winner.value, winner, "most_recent" if len(recent) < len(candidates) else "agreed")
+    if all(c.value == first.value for c in recent):
+        return Choice(first.value, first, "most_recent" if len(recent) < len(candidates) else "agreed")
     # Same moment, different values (one file, or files imported together): the most frequent value
     # across all candidates wins; among equals, the newest record.
     counts = Counter(c.value for c in candidates)
     best = max(counts.values())
-    tied = [c for c in recent if counts[c.value] == best] or [c for c in candidates if counts[c.value] == best]
-    winner = max(tied, key=lambda c: (c.observed_at, c.record_id))
+    winner = next((c for c in recent if counts[c.value] == best), None) or next(
+        c for c in candidates if counts[c.value] == best)
     return Choice(winner.value, winner, "most_frequent")
 
 
 def survive(
     candidates_by_element: dict[str, list[Candidate]], authority: dict[str, str],
-    stated_once: dict[str, tuple[str, int, str, str]] | None = None,
+    stated_once: dict[str, tuple[str, int, str, str]] | None = None, *, ordered: bool = False,
 ) -> tuple[dict[str, str], dict]:
     """Golden values and (stored, compact) provenance for one entity from its candidates per element.
 
     ``stated_once``: elements that one source alone states, as (value, record id, system, observed
     at): nothing to choose, so callers with many entities need not make candidates for them.
+    ``ordered``: every element's candidates are already ``newest_first``.
     """
     values: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
@@ -120,14 +133,15 @@ def survive(
         present = [c for c in candidates if c.value != ""]
         if not present:
             continue
-        choice = choose(present, authority.get(code, ""))
+        if not ordered:
+            present = newest_first(present)
+        choice = choose(present, authority.get(code, ""), ordered=True)
         winner = choice.winner
         values[code] = choice.value
         sources[str(winner.record_id)] = [winner.system, winner.observed_at]
         entry: list = [winner.record_id, choice.rule]
         if len(present) > 1:  # the only candidate is the winner itself: no need to store it twice
-            ordered = sorted(present, key=lambda c: (c.observed_at, c.record_id), reverse=True)
-            entry.append([[c.value, c.record_id] for c in ordered])
+            entry.append([[c.value, c.record_id] for c in present])
             for c in present:
                 sources[str(c.record_id)] = [c.system, c.observed_at]
         elements[code] = entry

@@ -726,9 +726,10 @@ def _survive(group: list[dict], authority: dict[str, str]) -> tuple[dict[str, st
         values = {code: value for code, value in r["values"].items() if value != ""}
         return values, golden.single_source_provenance(rid, system, at)
     # Several records: an element that only one of them states needs no choosing (the most common
-    # case), so candidates are made only for the others.
+    # case), so candidates are made only for the others, newest first as survivorship reads them
+    # (the group sorted once rather than each element's candidates).
     stated: dict[str, list[dict]] = {}
-    for r in group:
+    for r in sorted(group, key=lambda r: (r["observed_at"], r["id"]), reverse=True):
         for code, value in r["values"].items():
             if value != "":
                 if code in stated:
@@ -740,7 +741,7 @@ def _survive(group: list[dict], authority: dict[str, str]) -> tuple[dict[str, st
                  for code, rs in stated.items() if len(rs) > 1}
     once = {code: (rs[0]["values"][code], rs[0]["id"], rs[0]["system"], rs[0]["observed_at"])
             for code, rs in stated.items() if len(rs) == 1}
-    return golden.survive(contested, authority, stated_once=once)
+    return golden.survive(contested, authority, stated_once=once, ordered=True)
 
 
 def _most_specific_recent_area(observations: list[tuple[str, str]]) -> str:

@@ -94,3 +94,50 @@ def test_apply_and_read_back_values():
 
 def test_name_initials():
     assert name_initials("欧阳娜娜") == "oynn"
+
+
+def _choose_as_specified(candidates, authority=""):
+    """The survivorship rule written out plainly (the oracle for ``choose``, which reads the
+    candidates newest first in one pass)."""
+    from collections import Counter
+
+    def newest(cs):
+        return max(cs, key=lambda c: (c.observed_at, c.record_id))
+
+    if len(candidates) == 1:
+        return candidates[0].value, candidates[0].record_id, "only"
+    authoritative = [c for c in candidates if authority and c.department == authority]
+    if authoritative:
+        winner = newest(authoritative)
+        corrections = [c for c in candidates if c.system == "user" and c.observed_at > winner.observed_at]
+        if corrections:
+            return newest(corrections).value, newest(corrections).record_id, "corrected"
+        return winner.value, winner.record_id, "authoritative"
+    latest = max(c.observed_at for c in candidates)
+    recent = [c for c in candidates if c.observed_at == latest]
+    if len({c.value for c in recent}) == 1:
+        winner = newest(recent)
+        return winner.value, winner.record_id, "most_recent" if len(recent) < len(candidates) else "agreed"
+    counts = Counter(c.value for c in candidates)
+    best = max(counts.values())
+    tied = [c for c in recent if counts[c.value] == best] or [c for c in candidates if counts[c.value] == best]
+    return newest(tied).value, newest(tied).record_id, "most_frequent"
+
+
+def test_choose_follows_the_rule_in_any_order_of_candidates():
+    import random
+
+    rng = random.Random(11)
+    sources = [("gongan_huji", "gongan"), ("minzheng_jiuzhu", "minzheng"), ("user", ""), ("report", "")]
+    rules = set()
+    for trial in range(2000):
+        candidates = []
+        for record in rng.sample(range(1, 40), rng.randint(1, 6)):
+            system, dept = rng.choice(sources)
+            candidates.append(cand(rng.choice("甲乙丙"), record, system, dept,
+                                   at=rng.choice(["2025-01-01", "2025-06-01", "2026-01-01"])))
+        authority = rng.choice(["", "gongan", "minzheng"])
+        choice = choose(candidates, authority)
+        assert (choice.value, choice.winner.record_id, choice.rule) == _choose_as_specified(candidates, authority), trial
+        rules.add(choice.rule)
+    assert rules == {"only", "authoritative", "corrected", "most_recent", "agreed", "most_frequent"}
