@@ -153,3 +153,41 @@ def test_the_console_script_prints_one_line_for_a_corrupt_workbook(tmp_path):
     proc = subprocess.run([yici, "import", str(broken), "--system", "x"], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "nothing was imported" in proc.stderr
+
+
+def test_a_large_file_normalised_on_every_core_stores_what_one_core_stores(world, catalog, monkeypatch):
+    """Rows normalised in worker processes (a large file) give the records and outcomes that
+    normalising them here gives, row for row."""
+    from yici.common import parallel
+    from yici.exchange import imports
+
+    if parallel.cores() < 2:
+        pytest.skip("one core: the rows are normalised in this process either way")
+    rows = [PEOPLE[0]] + [[n, f"张{n}", "男" if n % 2 else "2", f"1960年5月{n % 28 + 1}日", "", f"1380000{n:04d}",
+                           "樟树村", "x" * (n % 3)] for n in range(1, 301)]
+    rows[150][5] = "12345"  # one invalid phone, kept aside
+    data = workbook_bytes(rows)
+
+    def stored(system):
+        plan = import_prepare(data=data, filename="many.xlsx", system_code=system)
+        summary = import_run(plan)
+        dry = import_dry_run(plan)
+        records = [(r.row_number, r.status, r.area_code, r.values, r.raw, r.issues)
+                   for r in SourceRecord.objects.filter(batch=summary.batch).order_by("row_number")]
+        return records, [(o.row_number, o.status, o.values) for o in dry.outcomes], dict(summary.counts)
+
+    serial = stored("serial_test")
+    forks = []
+    real_pool = parallel.multiprocessing.get_context("fork").Pool
+
+    def counting_pool(*args, **kwargs):
+        forks.append(args)
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "PARALLEL_FROM_ROWS", 50)
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 40)
+    monkeypatch.setattr(parallel.multiprocessing, "get_context", lambda method: type("C", (), {"Pool": counting_pool}))
+    on_every_core = stored("parallel_test")
+    assert len(forks) == 2  # the run and the dry run each used worker processes
+    assert on_every_core == serial
+    assert len(serial[0]) == 300 and serial[2]["invalid"] == 1

@@ -1,0 +1,43 @@
+import os
+
+import pytest
+
+from yici.common import parallel
+
+
+def _tag(context, chunk):
+    offset, _unpicklable = context
+    return [(item + offset, os.getpid()) for item in chunk]
+
+
+def _fail_on_seven(_context, chunk):
+    if 7 in chunk:
+        raise ValueError("seven")
+    return chunk
+
+
+needs_cores = pytest.mark.skipif(parallel.cores() < 2, reason="one core: the work runs in this process")
+
+
+@needs_cores
+def test_chunks_run_in_worker_processes_and_come_back_in_order():
+    # The context is inherited by the workers, not pickled: a lambda in it is fine.
+    chunks = list(parallel.map_chunks(_tag, (100, lambda: None), range(50), chunk_size=3, parallel_from=10))
+    results = [value for chunk in chunks for value, _pid in chunk]
+    assert results == [i + 100 for i in range(50)]
+    pids = {pid for chunk in chunks for _value, pid in chunk}
+    assert os.getpid() not in pids and len(pids) >= 1
+
+
+def test_few_items_run_here():
+    chunks = list(parallel.map_chunks(_tag, (1, None), range(5), chunk_size=2, parallel_from=10))
+    assert [value for chunk in chunks for value, _pid in chunk] == [1, 2, 3, 4, 5]
+    assert {pid for chunk in chunks for _value, pid in chunk} == {os.getpid()}
+
+
+@needs_cores
+def test_an_error_in_a_worker_is_raised_here_and_the_next_call_still_works():
+    with pytest.raises(ValueError, match="seven"):
+        list(parallel.map_chunks(_fail_on_seven, None, range(20), chunk_size=2, parallel_from=10))
+    assert [x for chunk in parallel.map_chunks(_fail_on_seven, None, range(6), chunk_size=2, parallel_from=1)
+            for x in chunk] == list(range(6))
