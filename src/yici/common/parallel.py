@@ -10,10 +10,13 @@ import gc
 import multiprocessing
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 # (function, context) for the workers of the pool being made: forked workers inherit it.
 _work: tuple[Callable, object] | None = None
+# Chunks per worker sent ahead of the caller.
+IN_FLIGHT = 2
 
 
 def cores() -> int:
@@ -29,19 +32,21 @@ def _run(chunk: list) -> list:
     return function(context, chunk)
 
 
-def map_chunks(function: Callable[[object, list], list], context, items: Sequence, *, chunk_size: int = 1000,
-               parallel_from: int = 20_000) -> Iterator[list]:
-    """``function(context, chunk)`` for each chunk of ``chunk_size`` items, yielded in order.
+def map_chunks(function: Callable[[object, list], list], context, chunks: Iterable[list], *,
+               parallel: bool = True) -> Iterator[list]:
+    """``function(context, chunk)`` for each chunk, yielded in order.
 
-    With ``parallel_from`` items or more, on a machine of several cores where processes can be
-    forked, the chunks go to one worker process per core; otherwise they run here. ``function``
-    must be a module-level function that does not touch the database: a worker inherits the
-    parent's open connection, which only the parent may use. ``context`` is inherited, not pickled.
-    An exception in a worker is raised here.
+    With ``parallel`` (the caller knows whether the work is large enough to pay for starting
+    processes), on a machine of several cores where processes can be forked, the chunks go to one
+    worker process per core; otherwise they run here. ``function`` must be a module-level function
+    that does not touch the database: a worker inherits the parent's open connection, which only
+    the parent may use. ``context`` is inherited, not pickled; chunks and results are. The chunks
+    are taken from ``chunks`` in this thread (they may be read from the database) and no more
+    than ``IN_FLIGHT`` per worker wait for the caller at a time, so a caller slower than the
+    workers does not collect every result in memory. An exception in a worker is raised here.
     """
-    chunks = (list(items[i:i + chunk_size]) for i in range(0, len(items), chunk_size))
-    workers = min(cores(), -(-len(items) // chunk_size))
-    if len(items) < parallel_from or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    workers = cores()
+    if not parallel or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         for chunk in chunks:
             yield function(context, chunk)
         return
@@ -56,7 +61,8 @@ def map_chunks(function: Callable[[object, list], list], context, items: Sequenc
             # Python warns on forking a process that has other threads (a progress bar's monitor,
             # a database driver's): a lock one of them holds stays held in the child. The workers
             # run only ``function`` and the pool's own pipes, made before the fork.
-            warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
+                                    category=DeprecationWarning)
             pool = multiprocessing.get_context("fork").Pool(workers)
     except BaseException:
         _work = None
@@ -64,8 +70,20 @@ def map_chunks(function: Callable[[object, list], list], context, items: Sequenc
     finally:
         gc.unfreeze()
     try:
-        yield from pool.imap(_run, chunks)
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(_run, (chunk,)))
+            if len(pending) > IN_FLIGHT * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
     finally:
         pool.terminate()
         pool.join()
         _work = None
+
+
+def chunked(items: Sequence, size: int) -> Iterator[list]:
+    """``items`` in lists of ``size``."""
+    for i in range(0, len(items), size):
+        yield list(items[i:i + size])

@@ -250,8 +250,8 @@ def _row_outcomes(plan: ImportPlan, specs, resolver: AreaResolver, progress: Pro
     )
     total, done = len(plan.table.rows), 0
     # A large file is normalised on every core (a county's 户籍 export: 600,000 rows).
-    for outcomes in parallel.map_chunks(_outcomes_of_rows, work, plan.table.rows, chunk_size=CHUNK_ROWS,
-                                           parallel_from=PARALLEL_FROM_ROWS):
+    for outcomes in parallel.map_chunks(_outcomes_of_rows, work, parallel.chunked(plan.table.rows, CHUNK_ROWS),
+                                           parallel=total >= PARALLEL_FROM_ROWS):
         yield from outcomes
         done += len(outcomes)
         if progress:

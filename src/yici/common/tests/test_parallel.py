@@ -22,15 +22,15 @@ needs_cores = pytest.mark.skipif(parallel.cores() < 2, reason="one core: the wor
 @needs_cores
 def test_chunks_run_in_worker_processes_and_come_back_in_order():
     # The context is inherited by the workers, not pickled: a lambda in it is fine.
-    chunks = list(parallel.map_chunks(_tag, (100, lambda: None), range(50), chunk_size=3, parallel_from=10))
+    chunks = list(parallel.map_chunks(_tag, (100, lambda: None), parallel.chunked(range(50), 3)))
     results = [value for chunk in chunks for value, _pid in chunk]
     assert results == [i + 100 for i in range(50)]
     pids = {pid for chunk in chunks for _value, pid in chunk}
     assert os.getpid() not in pids and len(pids) >= 1
 
 
-def test_few_items_run_here():
-    chunks = list(parallel.map_chunks(_tag, (1, None), range(5), chunk_size=2, parallel_from=10))
+def test_work_not_worth_a_process_runs_here():
+    chunks = list(parallel.map_chunks(_tag, (1, None), parallel.chunked(range(5), 2), parallel=False))
     assert [value for chunk in chunks for value, _pid in chunk] == [1, 2, 3, 4, 5]
     assert {pid for chunk in chunks for _value, pid in chunk} == {os.getpid()}
 
@@ -38,6 +38,22 @@ def test_few_items_run_here():
 @needs_cores
 def test_an_error_in_a_worker_is_raised_here_and_the_next_call_still_works():
     with pytest.raises(ValueError, match="seven"):
-        list(parallel.map_chunks(_fail_on_seven, None, range(20), chunk_size=2, parallel_from=10))
-    assert [x for chunk in parallel.map_chunks(_fail_on_seven, None, range(6), chunk_size=2, parallel_from=1)
+        list(parallel.map_chunks(_fail_on_seven, None, parallel.chunked(range(20), 2)))
+    assert [x for chunk in parallel.map_chunks(_fail_on_seven, None, parallel.chunked(range(6), 2))
             for x in chunk] == list(range(6))
+
+
+@needs_cores
+def test_chunks_are_taken_only_a_few_ahead_of_the_caller():
+    taken = []
+
+    def chunks():
+        for i in range(100):
+            taken.append(i)
+            yield [i]
+
+    results = parallel.map_chunks(_tag, (0, None), chunks())
+    first = next(results)
+    assert first[0][0] == 0
+    assert len(taken) <= parallel.IN_FLIGHT * parallel.cores() + 1
+    assert [chunk[0][0] for chunk in results] == list(range(1, 100))
