@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
@@ -83,8 +84,10 @@ class PlannedColumn:
         }
 
 
-@dataclass
-class RowOutcome:
+class RowOutcome(NamedTuple):
+    """One row's normalised values and issues (a named tuple: made per row, in worker processes
+    for a large file, and sent back)."""
+
     row_number: int
     sheet_row: int
     status: str  # ok | warning | invalid | empty

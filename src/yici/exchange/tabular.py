@@ -71,8 +71,10 @@ class Column:
     header_path: tuple[str, ...]  # group header(s) down to the leaf, e.g. ('户主信息', '身份证号')
 
 
-@dataclass(frozen=True)
-class DataRow:
+class DataRow(NamedTuple):
+    """(A named tuple: a county's 户籍 export has 600,000 rows, made several times faster than a
+    frozen dataclass's and sent to worker processes more compactly.)"""
+
     row_number: int  # 1-based among data rows only
     sheet_row: int  # 1-based row of the sheet (line of a CSV file)
     values: list[Any]  # one value per column, None when empty
