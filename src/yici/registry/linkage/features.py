@@ -583,16 +583,18 @@ def candidates_from_keys(con: duckdb.DuckDBPyConnection, existing: str, new: pa.
     """
     con.register("__new_keys", new)
     con.execute("create or replace temp table __new as select unique_id from __new_keys")
-    con.execute(
-        "create or replace temp table __all_keys as "
-        f"select * from {existing} anti join __new using (unique_id) union all by name select * from __new_keys"
-    )
+    con.execute("create or replace temp table __new_key_rows as select * from __new_keys")
     con.unregister("__new_keys")
+    # Views, not copies: a county's key table has a million rows, which copying took longer
+    # than every query below over them.
+    con.execute(
+        "create or replace temp view __all_keys as "
+        f"select * from {existing} anti join __new using (unique_id) union all by name select * from __new_key_rows"
+    )
     columns = ", ".join(c for c in KEY_TABLE_COLUMNS if c != "village")
-    con.execute(f"create or replace temp table __keys as select {columns}, unique_id as pos from __all_keys")
-    con.execute("create or replace temp table __vill as select unique_id as pos, village from __all_keys "
+    con.execute(f"create or replace temp view __keys as select {columns}, unique_id as pos from __all_keys")
+    con.execute("create or replace temp view __vill as select unique_id as pos, village from __all_keys "
                 "where village is not null")
-    con.execute("drop table __all_keys")
     for statement in _CANDIDATES_SQL.split(";"):
         con.execute(statement)
     ids = [int(p) for (p,) in con.execute("select pos from __pos anti join __new on __new.unique_id = __pos.pos "
@@ -600,6 +602,8 @@ def candidates_from_keys(con: duckdb.DuckDBPyConnection, existing: str, new: pa.
     con.execute(_NAME_N_SQL.format(
         table="__keys", where="and name in (select name from __keys semi join __pos using (pos))"))
     counts = {name: int(n) for name, n in con.execute("select name, name_n from __name_n").fetchall()}
-    for table in ("__keys", "__vill", "__new", "__n", "__n_village", "__n_dates", "__hop1", "__pos", "__name_n"):
+    for view in ("__vill", "__keys", "__all_keys"):
+        con.execute(f"drop view if exists {view}")
+    for table in ("__new_key_rows", "__new", "__n", "__n_village", "__n_dates", "__hop1", "__pos", "__name_n"):
         con.execute(f"drop table if exists {table}")
     return ids, counts
