@@ -341,7 +341,10 @@ def import_run(
             )
         counts: Counter = Counter()
         problems: list[RowOutcome] = []
-        pending: list[dict] = []
+        pending: list[tuple] = []  # RECORD_FIELDS
+        # The same for every record of the file: written into the statement once.
+        constants = {"kind": SourceKind.IMPORT, "system_id": system.pk, "batch_id": batch.pk, "observed_at": now,
+                     "actor_id": user.pk if user else None, "context": "", "parent_id": None}
         total = facets = 0
         for outcome in _row_outcomes(plan, specs, resolver, progress):
             if outcome.status == "empty":
@@ -352,22 +355,17 @@ def import_run(
                 counts["unassigned"] += 1
             if outcome.status != RecordStatus.OK and len(problems) < 1000:
                 problems.append(outcome)
-            base = {
-                "kind": SourceKind.IMPORT, "system_id": system.pk, "batch_id": batch.pk, "row_number": outcome.row_number,
-                "sheet_row": outcome.sheet_row, "area_code": outcome.area_code, "observed_at": now,
-                "actor_id": user.pk if user else None, "context": "", "parent_id": None,
-            }
-            pending.append({**base, "entity": plan.entity, "values": outcome.values, "raw": outcome.raw,
-                            "issues": outcome.issues, "status": outcome.status})
+            pending.append((outcome.row_number, outcome.sheet_row, outcome.area_code, plan.entity, outcome.values,
+                            outcome.raw, outcome.issues, outcome.status))
             facet = _facet(plan.entity, outcome)
             if facet is not None:
-                pending.append({**base, "entity": "person", "values": facet[0], "raw": facet[1], "issues": {},
-                                "status": RecordStatus.OK})
+                pending.append((outcome.row_number, outcome.sheet_row, outcome.area_code, "person", facet[0], facet[1],
+                                {}, RecordStatus.OK))
                 facets += 1
             if len(pending) >= BATCH_SIZE:
-                fast_insert(SourceRecord, pending, RECORD_FIELDS)
+                fast_insert(SourceRecord, pending, RECORD_FIELDS, sequences=True, constants=constants)
                 pending = []
-        fast_insert(SourceRecord, pending, RECORD_FIELDS)
+        fast_insert(SourceRecord, pending, RECORD_FIELDS, sequences=True, constants=constants)
         if facets:
             _link_facets(batch, plan.entity)
         batch.header_rows, batch.first_data_row = plan.table.header_rows, plan.table.first_data_row
@@ -399,10 +397,8 @@ def _facet(entity: str, outcome: RowOutcome) -> tuple[dict, dict] | None:
     return (values, raw) if values.get("person.name") else None
 
 
-RECORD_FIELDS = (
-    "kind", "system_id", "batch_id", "row_number", "sheet_row", "entity", "parent_id", "values", "raw", "issues",
-    "status", "area_code", "observed_at", "actor_id", "context",
-)
+# What differs between an import's records (the rest is the same for the whole file).
+RECORD_FIELDS = ("row_number", "sheet_row", "area_code", "entity", "values", "raw", "issues", "status")
 
 
 def _link_facets(batch: ImportBatch, entity: str) -> None:

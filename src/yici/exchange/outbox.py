@@ -38,15 +38,10 @@ def outbox_record_changes(*, entity: str, changes: Iterable[tuple[int, int, Iter
     """
     from yici.common.db import fast_insert
 
-    now = timezone.now()
-    rows = [
-        {"entity": entity, "golden_id": gid, "version": version, "changed": sorted(codes), "created_at": now,
-         "dispatched_at": None}
-        for gid, version, codes in changes
-        if codes
-    ]
+    rows = [(gid, version, sorted(codes)) for gid, version, codes in changes if codes]
     if rows:
-        fast_insert(OutboxEvent, rows, ["entity", "golden_id", "version", "changed", "created_at", "dispatched_at"])
+        fast_insert(OutboxEvent, rows, ["golden_id", "version", "changed"], sequences=True,
+                    constants={"entity": entity, "created_at": timezone.now(), "dispatched_at": None})
     return len(rows)
 
 

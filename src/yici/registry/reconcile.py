@@ -587,8 +587,8 @@ def _assign_golden(
     # a county's first run, each page the links touch is looked up in a write-ahead log grown by
     # gigabytes, which measured slower.
     with indexes_built_after(Link, adding=len(moves)):  # a county's first run: a million links
-        fast_insert(Link, ((m, method, creator, new, True, now) for m, new, _old, method in moves),
-                    ["record_id", "method", "created_by_id", fk, "active", "created_at"], sequences=True)
+        fast_insert(Link, ((m, method, new) for m, new, _old, method in moves), ["record_id", "method", fk],
+                    sequences=True, constants={"created_by_id": creator, "active": True, "created_at": now})
 
     # Golden records that lost all their members are merged into where most of them went. Every
     # record of the entity was read, so the members known here are all there are.
@@ -639,7 +639,8 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
     extra_fields = ["attributes", "provenance", "area_code", "version", "updated_at"]
     if entity == "person":
         extra_fields += ["name_initials", "address"]
-    insert_fields = ["id", "created_at", "merged_into_id", *core_fields, *extra_fields]
+    # A new golden record's version, times and merge are those of every row the run inserts.
+    insert_fields = ["id", *core_fields, *(f for f in extra_fields if f not in ("version", "updated_at"))]
     always = [f for f in extra_fields if f not in ("area_code", "name_initials")]  # set on every update
     if households is not None:
         insert_fields.append("household_id")
@@ -676,7 +677,6 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
                     obj.area_code = _most_specific_recent_area(areas)
                 if gid in new_goldens:  # every value is new
                     changes.append((gid, obj.version, values.keys()))
-                    obj.created_at, obj.merged_into_id = now, None
                     inserts.append(obj.__dict__ | {"id": gid})
                     continue
                 # Compared as stored (a column may hold a value shortened to its length).
@@ -692,7 +692,8 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
             t = _lap(laps, "golden: values", t)
             if households is not None:
                 households.assign(inserts, expected=len(new_goldens))
-            fast_insert(model, inserts, insert_fields)
+            fast_insert(model, inserts, insert_fields, constants={"version": 1, "created_at": now, "updated_at": now,
+                                                                  "merged_into_id": None})
             for columns, objs in updates.items():
                 fast_update(model, objs, [*columns, *always])
             t = _lap(laps, "golden: rows", t)

@@ -64,6 +64,24 @@ def test_awkward_values_arrive_as_given_and_a_duplicate_key_is_djangos_integrity
     assert fast_insert(Person, [], []) == fast_insert(Person, iter([]), FIELDS) == 0  # nothing to write
 
 
+@pytest.mark.django_db
+def test_constants_are_written_into_every_row_as_the_field_would_bind_them():
+    """Values the same in every row go into the statement once (SQLite) or each copied row
+    (PostgreSQL); awkward text, a time, a boolean's and a missing value's read back unchanged."""
+    when = datetime.datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=datetime.UTC)
+    awkward = "50% %s %% 'q' 甲\t\\N"
+    varying = ["id", "name", "name_initials", "attributes"]
+    rows = [(i, f"张{i}", "z", {"n": i}) for i in (21, 22)]
+    constants = {"provenance": {"v": 2, "note": awkward}, "id_number": "", "gender": "", "phone": "", "relation_to_head": "", "address": awkward,
+                 "area_code": "330726", "version": 3, "created_at": when, "updated_at": when, "household": None}
+    assert fast_insert(Person, rows, varying, sequences=True, constants=constants) == 2
+    for pk in (21, 22):
+        person = Person.objects.get(pk=pk)
+        assert (person.name, person.attributes, person.address, person.version) == (f"张{pk}", {"n": pk}, awkward, 3)
+        assert person.created_at == when and person.area_code == "330726" and person.household_id is None
+        assert person.provenance == {"v": 2, "note": awkward}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_bulk_cache_is_restored():
     if connection.vendor != "sqlite":
