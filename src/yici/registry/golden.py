@@ -128,6 +128,7 @@ def survive(
     """
     values: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
+    named: set[int] = set()
     elements: dict[str, list] = {}
     for code, candidates in candidates_by_element.items():
         present = [c for c in candidates if c.value != ""]
@@ -136,18 +137,20 @@ def survive(
         if not ordered:
             present = newest_first(present)
         choice = choose(present, authority.get(code, ""), ordered=True)
-        winner = choice.winner
         values[code] = choice.value
-        sources[str(winner.record_id)] = [winner.system, winner.observed_at]
-        entry: list = [winner.record_id, choice.rule]
-        if len(present) > 1:  # the only candidate is the winner itself: no need to store it twice
-            entry.append([[c.value, c.record_id] for c in present])
-            for c in present:
+        if len(present) > 1:
+            elements[code] = [choice.winner.record_id, choice.rule, [[c.value, c.record_id] for c in present]]
+        else:  # the only candidate is the winner itself: no need to store it twice
+            elements[code] = [choice.winner.record_id, choice.rule]
+        for c in present:  # each source once, however many elements it states
+            if c.record_id not in named:
+                named.add(c.record_id)
                 sources[str(c.record_id)] = [c.system, c.observed_at]
-        elements[code] = entry
     for code, (value, record_id, system, observed_at) in (stated_once or {}).items():
         values[code] = value
-        sources[str(record_id)] = [system, observed_at]
+        if record_id not in named:
+            named.add(record_id)
+            sources[str(record_id)] = [system, observed_at]
         elements[code] = [record_id, "only"]
     return values, {"v": PROVENANCE_FORMAT, "sources": sources, "elements": elements}
 

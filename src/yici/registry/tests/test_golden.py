@@ -141,3 +141,27 @@ def test_choose_follows_the_rule_in_any_order_of_candidates():
         assert (choice.value, choice.winner.record_id, choice.rule) == _choose_as_specified(candidates, authority), trial
         rules.add(choice.rule)
     assert rules == {"only", "authoritative", "corrected", "most_recent", "agreed", "most_frequent"}
+
+
+def test_survive_names_every_source_once_and_every_element_its_candidates():
+    import random
+
+    rng = random.Random(5)
+    sources = [("gongan_huji", "gongan"), ("minzheng_jiuzhu", "minzheng"), ("user", "")]
+    for trial in range(300):
+        records = [(record, *rng.choice(sources), rng.choice(["2025-01-01", "2026-01-01"]))
+                   for record in rng.sample(range(1, 30), rng.randint(1, 4))]
+        by_element = {code: [cand(rng.choice(["", "甲", "乙"]), record, system, dept, at)
+                             for record, system, dept, at in rng.sample(records, rng.randint(1, len(records)))]
+                      for code in ("person.name", "person.phone", "person.education")}
+        values, provenance = survive(by_element, {"person.name": "gongan"})
+        stated = [c for cs in by_element.values() for c in cs if c.value]
+        assert provenance["sources"] == {str(c.record_id): [c.system, c.observed_at] for c in stated}, trial
+        for code, cs in by_element.items():
+            present = [c for c in cs if c.value]
+            if not present:
+                assert code not in values and code not in provenance["elements"]
+            elif len(present) > 1:
+                assert sorted(rid for _v, rid in provenance["elements"][code][2]) == sorted(c.record_id for c in present)
+            else:
+                assert provenance["elements"][code] == [present[0].record_id, "only"]
