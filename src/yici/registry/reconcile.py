@@ -864,6 +864,12 @@ def _link_house_owners(person_ids: set[int] | None = None, *, owner_of_facet: di
     fast_update(House, changed, ["owner"])
 
 
+def _new_household(now) -> dict:
+    """The columns of a household made from its members' 户号 that are the same for every one."""
+    return {"address": "", "phone": "", "attributes": {}, "provenance": {}, "created_at": now, "updated_at": now,
+            "version": 1}
+
+
 class _Households:
     """Households of new golden persons, found or made while the persons are inserted.
 
@@ -906,9 +912,7 @@ class _Households:
         now = timezone.now()
         made = []
         for hid, number in zip(reserve_ids(Household, len(missing)), missing, strict=True):
-            made.append({"id": hid, "household_no": number, "head_name": "", "area_code": "", "address": "",
-                         "phone": "", "attributes": {}, "provenance": {}, "created_at": now, "updated_at": now,
-                         "version": 1})
+            made.append({"id": hid, "household_no": number, "head_name": "", "area_code": ""})
             self.ids[number] = hid
         for number, rows_of in by_number.items():
             hid = self.ids[number]
@@ -923,7 +927,7 @@ class _Households:
             row["head_name"], row["area_code"] = name, area
             self.written[row["id"]] = (name, area)
         if made:
-            fast_insert(Household, made, list(made[0]))
+            fast_insert(Household, made, list(made[0]), constants=_new_household(now))
 
     def finish(self) -> None:
         """Write the head of each household made here whose head was not among its first members."""
@@ -973,11 +977,9 @@ def _link_household_members(person_ids: set[int] | None = None) -> None:
     for hid, number in zip(ids, missing, strict=True):
         members = by_no[number]
         head = next((m for m in members if m[2] == "户主"), members[0])
-        rows.append({"id": hid, "household_no": number, "head_name": head[3], "area_code": head[1], "address": "",
-                     "phone": "", "attributes": {}, "provenance": {}, "created_at": now, "updated_at": now,
-                     "version": 1})
+        rows.append({"id": hid, "household_no": number, "head_name": head[3], "area_code": head[1]})
         existing[number] = hid
-    fast_insert(Household, rows, list(rows[0]) if rows else [])
+    fast_insert(Household, rows, ["id", "household_no", "head_name", "area_code"], constants=_new_household(now))
     changed = []
     for number, members in by_no.items():
         hid = existing[number]
