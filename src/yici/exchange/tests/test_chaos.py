@@ -36,7 +36,7 @@ def test_every_change_reaches_every_subscriber_once_and_in_order(tmp_path):
     report = json.loads(lines[-1])
     assert report["worker_killed"], report
     for problem in ("missing", "stale", "wrong_data", "extra", "order_violations", "duplicates", "not_sent"):
-        assert report[problem] == 0, report
+        assert report[problem] == 0, json.dumps(report)  # text: pytest would shorten a dict
     # The unreliable systems really were unreliable: more requests than deliveries that landed.
     assert report["requests"]["weijian"] > report["received"]["weijian"], report
     assert done.returncode == 0, report
