@@ -192,14 +192,14 @@ def fast_insert(model, rows: Iterable[dict] | Iterable[Sequence], fields: Sequen
     quote = connection.ops.quote_name
     names = [f.attname if f.attname in fields else f.name for f in columns]
     convert = _row_converter(columns, connection)
+    column_list = ", ".join(quote(f.column) for f in [*columns, *(f for f, _v in fixed)])
     if connection.vendor == "postgresql":
         tail = [_converter(f, connection)(value) for f, value in fixed]
-        copy = "COPY {} ({}) FROM STDIN".format(
-            quote(meta.db_table), ", ".join(quote(f.column) for f in [*columns, *(f for f, _v in fixed)]))
+        copy = f"COPY {quote(meta.db_table)} ({column_list}) FROM STDIN"
         return _copy_rows(connection, copy, (convert(list(row) if sequences else list(map(row.get, names))) + tail
                                              for row in rows))
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(meta.db_table), ", ".join(quote(f.column) for f in [*columns, *(f for f, _v in fixed)]),
+        quote(meta.db_table), column_list,
         ", ".join(["%s"] * len(columns) + [_literal(f, value, connection) for f, value in fixed]),
     )
     total = 0

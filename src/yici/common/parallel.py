@@ -27,12 +27,12 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def _run(chunk: list) -> list:
+def _run(chunk: Sequence) -> list:
     function, context = _work
     return function(context, chunk)
 
 
-def map_chunks(function: Callable[[object, list], list], context, chunks: Iterable[list], *,
+def map_chunks(function: Callable[[object, Sequence], list], context, chunks: Iterable[Sequence], *,
                parallel: bool = True) -> Iterator[list]:
     """``function(context, chunk)`` for each chunk, yielded in order.
 
@@ -81,9 +81,3 @@ def map_chunks(function: Callable[[object, list], list], context, chunks: Iterab
         pool.terminate()
         pool.join()
         _work = None
-
-
-def chunked(items: Sequence, size: int) -> Iterator[list]:
-    """``items`` in lists of ``size``."""
-    for i in range(0, len(items), size):
-        yield list(items[i:i + size])

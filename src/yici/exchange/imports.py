@@ -10,9 +10,10 @@ imported once.
 """
 
 import hashlib
+import itertools
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -253,7 +254,7 @@ def _row_outcomes(plan: ImportPlan, specs, resolver: AreaResolver, progress: Pro
     )
     total, done = len(plan.table.rows), 0
     # A large file is normalised on every core (a county's 户籍 export: 600,000 rows).
-    for outcomes in parallel.map_chunks(_outcomes_of_rows, work, parallel.chunked(plan.table.rows, CHUNK_ROWS),
+    for outcomes in parallel.map_chunks(_outcomes_of_rows, work, itertools.batched(plan.table.rows, CHUNK_ROWS),
                                            parallel=total >= PARALLEL_FROM_ROWS):
         yield from outcomes
         done += len(outcomes)
@@ -261,7 +262,7 @@ def _row_outcomes(plan: ImportPlan, specs, resolver: AreaResolver, progress: Pro
             progress(done, total)
 
 
-def _outcomes_of_rows(work: _RowWork, rows: list) -> list[RowOutcome]:
+def _outcomes_of_rows(work: _RowWork, rows: Sequence) -> list[RowOutcome]:
     return [_outcome(work, row) for row in rows]
 
 

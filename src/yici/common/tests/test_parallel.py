@@ -1,4 +1,5 @@
 import os
+from itertools import batched
 
 import pytest
 
@@ -22,7 +23,7 @@ needs_cores = pytest.mark.skipif(parallel.cores() < 2, reason="one core: the wor
 @needs_cores
 def test_chunks_run_in_worker_processes_and_come_back_in_order():
     # The context is inherited by the workers, not pickled: a lambda in it is fine.
-    chunks = list(parallel.map_chunks(_tag, (100, lambda: None), parallel.chunked(range(50), 3)))
+    chunks = list(parallel.map_chunks(_tag, (100, lambda: None), batched(range(50), 3)))
     results = [value for chunk in chunks for value, _pid in chunk]
     assert results == [i + 100 for i in range(50)]
     pids = {pid for chunk in chunks for _value, pid in chunk}
@@ -30,7 +31,7 @@ def test_chunks_run_in_worker_processes_and_come_back_in_order():
 
 
 def test_work_not_worth_a_process_runs_here():
-    chunks = list(parallel.map_chunks(_tag, (1, None), parallel.chunked(range(5), 2), parallel=False))
+    chunks = list(parallel.map_chunks(_tag, (1, None), batched(range(5), 2), parallel=False))
     assert [value for chunk in chunks for value, _pid in chunk] == [1, 2, 3, 4, 5]
     assert {pid for chunk in chunks for _value, pid in chunk} == {os.getpid()}
 
@@ -38,8 +39,8 @@ def test_work_not_worth_a_process_runs_here():
 @needs_cores
 def test_an_error_in_a_worker_is_raised_here_and_the_next_call_still_works():
     with pytest.raises(ValueError, match="seven"):
-        list(parallel.map_chunks(_fail_on_seven, None, parallel.chunked(range(20), 2)))
-    assert [x for chunk in parallel.map_chunks(_fail_on_seven, None, parallel.chunked(range(6), 2))
+        list(parallel.map_chunks(_fail_on_seven, None, batched(range(20), 2)))
+    assert [x for chunk in parallel.map_chunks(_fail_on_seven, None, batched(range(6), 2))
             for x in chunk] == list(range(6))
 
 
