@@ -9,14 +9,21 @@ again; items and results cross by pipe, in order.
 import gc
 import multiprocessing
 import os
+import signal
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 # (function, context) for the workers of the pool being made: forked workers inherit it.
 _work: tuple[Callable, object] | None = None
 # Chunks per worker sent ahead of the caller.
 IN_FLIGHT = 2
+
+
+class WorkerLost(RuntimeError):
+    """A worker process ended without finishing its chunk (killed, out of memory)."""
 
 
 def cores() -> int:
@@ -25,6 +32,18 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _as_a_worker() -> None:
+    """Signal handling of a plain worker, whatever the parent had installed.
+
+    The parent may itself be a task worker, which handles SIGTERM to finish its task first: a
+    forked worker inheriting that handler would outlive being told to stop. Ctrl-C reaches the
+    whole process group; the parent handles it and stops the workers."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGQUIT"):
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def _run(chunk: Sequence) -> list:
@@ -43,7 +62,8 @@ def map_chunks(function: Callable[[object, Sequence], list], context, chunks: It
     the parent may use. ``context`` is inherited, not pickled; chunks and results are. The chunks
     are taken from ``chunks`` in this thread (they may be read from the database) and no more
     than ``IN_FLIGHT`` per worker wait for the caller at a time, so a caller slower than the
-    workers does not collect every result in memory. An exception in a worker is raised here.
+    workers does not collect every result in memory. An exception in a worker is raised here; a
+    worker that dies raises ``WorkerLost`` here instead of leaving the caller waiting.
     """
     workers = cores()
     if not parallel or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
@@ -53,31 +73,38 @@ def map_chunks(function: Callable[[object, Sequence], list], context, chunks: It
     global _work
     if _work is not None:
         raise RuntimeError("map_chunks does not nest")
+    # The standard library's pool rather than multiprocessing.Pool: when a worker dies, the
+    # latter waits for its result for ever.
+    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_as_a_worker)
     _work = (function, context)
-    # Workers must not run collections over every inherited object: touching them copies their pages.
-    gc.freeze()
     try:
-        with warnings.catch_warnings():
-            # Python warns on forking a process that has other threads (a progress bar's monitor,
-            # a database driver's): a lock one of them holds stays held in the child. The workers
-            # run only ``function`` and the pool's own pipes, made before the fork.
-            warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
-                                    category=DeprecationWarning)
-            pool = multiprocessing.get_context("fork").Pool(workers)
-    except BaseException:
-        _work = None
-        raise
-    finally:
-        gc.unfreeze()
-    try:
+        chunks = iter(chunks)
         pending: deque = deque()
+        first = next(chunks, None)
+        if first is not None:
+            # The workers are forked at the first submit. They must not run collections over
+            # every inherited object: touching them copies their pages.
+            gc.freeze()
+            try:
+                with warnings.catch_warnings():
+                    # Python warns on forking a process that has other threads (a progress bar's
+                    # monitor, a database driver's): a lock one of them holds stays held in the
+                    # child. The workers run only ``function`` and the pool's own pipes.
+                    warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
+                                            category=DeprecationWarning)
+                    pending.append(executor.submit(_run, first))
+            finally:
+                gc.unfreeze()
         for chunk in chunks:
-            pending.append(pool.apply_async(_run, (chunk,)))
+            pending.append(executor.submit(_run, chunk))
             if len(pending) > IN_FLIGHT * workers:
-                yield pending.popleft().get()
+                yield pending.popleft().result()
         while pending:
-            yield pending.popleft().get()
+            yield pending.popleft().result()
+    except BrokenProcessPool as error:  # from a result or from submitting to a broken pool
+        raise WorkerLost("a worker process ended before finishing its work") from error
     finally:
-        pool.terminate()
-        pool.join()
+        # Chunks not started are dropped; a worker busy with one finishes it and exits.
+        executor.shutdown(wait=False, cancel_futures=True)
         _work = None

@@ -1,4 +1,5 @@
 import os
+import signal
 from itertools import batched
 
 import pytest
@@ -58,3 +59,45 @@ def test_chunks_are_taken_only_a_few_ahead_of_the_caller():
     assert first[0][0] == 0
     assert len(taken) <= parallel.IN_FLIGHT * parallel.cores() + 1
     assert [chunk[0][0] for chunk in results] == list(range(1, 100))
+
+
+def _signal_handling(_context, chunk):
+    return [(signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) for _ in chunk]
+
+
+def _die_on_seven(_context, chunk):
+    if 7 in chunk:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return chunk
+
+
+@pytest.fixture
+def fail_instead_of_hanging():
+    """A test that would wait for ever fails after a while instead."""
+    def too_long(_signum, _frame):
+        raise TimeoutError("map_chunks is still waiting")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@needs_cores
+def test_workers_do_not_keep_the_parents_signal_handlers(fail_instead_of_hanging):
+    # A task worker handles SIGTERM to finish its task first; its pool's workers must not.
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        handling = [h for chunk in parallel.map_chunks(_signal_handling, None, batched(range(8), 2)) for h in chunk]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert set(handling) == {(signal.SIG_DFL, signal.SIG_IGN)}
+
+
+@needs_cores
+def test_a_worker_that_dies_is_reported_not_waited_for(fail_instead_of_hanging):
+    with pytest.raises(parallel.WorkerLost):
+        list(parallel.map_chunks(_die_on_seven, None, batched(range(20), 2)))
+    assert [x for chunk in parallel.map_chunks(_die_on_seven, None, batched(range(6), 2))
+            for x in chunk] == list(range(6))

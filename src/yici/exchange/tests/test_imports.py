@@ -178,15 +178,15 @@ def test_a_large_file_normalised_on_every_core_stores_what_one_core_stores(world
 
     serial = stored("serial_test")
     forks = []
-    real_pool = parallel.multiprocessing.get_context("fork").Pool
 
-    def counting_pool(*args, **kwargs):
-        forks.append(args)
-        return real_pool(*args, **kwargs)
+    class CountingExecutor(parallel.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            forks.append(args)
+            super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(imports, "PARALLEL_FROM_ROWS", 50)
     monkeypatch.setattr(imports, "CHUNK_ROWS", 40)
-    monkeypatch.setattr(parallel.multiprocessing, "get_context", lambda method: type("C", (), {"Pool": counting_pool}))
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", CountingExecutor)
     on_every_core = stored("parallel_test")
     assert len(forks) == 2  # the run and the dry run each used worker processes
     assert on_every_core == serial

@@ -1,3 +1,5 @@
+import signal
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -17,7 +19,17 @@ def test_worker_refuses_a_bad_interval(db):
         call_command("worker", interval=0)
 
 
-def test_worker_runs_queued_tasks_in_batch_mode(transactional_db, settings):
+@pytest.fixture
+def signal_handlers_restored():
+    """The worker installs its own SIGTERM/SIGINT handlers in this process: later tests must not
+    run under them."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+def test_worker_runs_queued_tasks_in_batch_mode(transactional_db, settings, signal_handlers_restored):
     # The suite runs tasks inline; this test needs the real queue (Django resets its backends when TASKS changes).
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     from yici.burden.models import BurdenCount
