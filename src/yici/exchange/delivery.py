@@ -2,7 +2,8 @@
 
 Claiming takes due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (several workers
 never wait for each other) and marks them with a compare-and-set ``UPDATE`` (a claim token and a
-lease), which alone keeps SQLite safe; a crashed worker's lease simply expires. Per
+lease), which alone keeps SQLite safe; a crashed worker's lease simply expires, and a slow round
+renews its leases before each push once they are half gone (``_still_claimed``). Per
 line system and record, a delivery is never claimed while an older one of the same record to the
 same system is still pending, so a system sees the versions of a record in order (the dispatcher
 coalesces waiting deliveries, so usually there is only one). Transient failures are retried with
@@ -107,7 +108,9 @@ def deliver_due(*, limit: int = 100, rng: random.Random | None = None) -> Delive
         connector = get_connector(endpoint)
         size = max(1, int(endpoint.config.get("batch_size", 1) or 1)) if connector.accepts_batches else 1
         for start in range(0, len(batch), size):
-            chunk = batch[start:start + size]
+            chunk = _still_claimed(batch[start:start + size])
+            if not chunk:
+                continue
             outcomes = _push(chunk, endpoint, connector, rng=rng)
             _count_shared(chunk, outcomes, endpoint, shared)
             for outcome in outcomes:
@@ -119,6 +122,35 @@ def deliver_due(*, limit: int = 100, rng: random.Random | None = None) -> Delive
                 break
     _record_shared(shared)
     return result
+
+
+def _still_claimed(chunk: list[Delivery]) -> list[Delivery]:
+    """The deliveries of ``chunk`` this worker may still push, with at least half a lease ahead.
+
+    A long round can outlast the lease its deliveries were claimed with. Once a lease has run out
+    another worker may claim the delivery, push it and then the record's newer versions: pushing
+    it here as well would deliver it twice, and perhaps after a newer version. So a lease past its
+    half is renewed (compare-and-set on the claim token) before the push, and deliveries claimed
+    by someone else meanwhile are left to them. A push must take less than half a lease (the
+    connectors' timeouts are seconds; the lease is minutes)."""
+    now = timezone.now()
+    half = lease() / 2
+    if all(d.claimed_until and d.claimed_until - now >= half for d in chunk):
+        return chunk
+    ids = [d.pk for d in chunk]
+    until = now + lease()
+    renewed = Delivery.objects.filter(pk__in=ids, claim_token=chunk[0].claim_token,
+                                      status=DeliveryStatus.PENDING).update(claimed_until=until)
+    if renewed < len(ids):
+        ours = set(Delivery.objects.filter(pk__in=ids, claim_token=chunk[0].claim_token,
+                                           status=DeliveryStatus.PENDING).values_list("pk", flat=True))
+        if len(ours) < len(ids):
+            log.warning("%s deliveries outlasted their lease and were claimed by another worker",
+                        len(ids) - len(ours))
+        chunk = [d for d in chunk if d.pk in ours]
+    for delivery in chunk:
+        delivery.claimed_until = until
+    return chunk
 
 
 def _release(deliveries: list[Delivery]) -> None:

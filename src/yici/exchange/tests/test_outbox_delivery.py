@@ -154,6 +154,65 @@ def test_a_newer_version_waits_for_an_older_one_of_the_same_record(db, tmp_path)
         assert newer.status == DeliveryStatus.SENT
 
 
+def test_a_delivery_whose_lease_ran_out_during_the_round_is_left_to_the_worker_that_took_it(db, tmp_path,
+                                                                                         monkeypatch):
+    from types import SimpleNamespace
+
+    from yici.exchange import delivery as worker
+
+    with running_simulator(tmp_path) as sim:
+        subscribed(sim.url)
+        first, second, third = make_person(), make_person(name="李四", id_number=""), make_person(name="王五", id_number="")
+        for person in (first, second, third):
+            change(person, "person.name")
+        dispatch_events()
+        push = worker._push
+        clock = SimpleNamespace(ahead=timedelta(0))
+        monkeypatch.setattr(worker, "timezone", SimpleNamespace(now=lambda: timezone.now() + clock.ahead))
+        other_worker = []
+
+        def slow_push(chunk, *args, **kwargs):
+            outcomes = push(chunk, *args, **kwargs)
+            if not other_worker:
+                # The first push took longer than the round's lease; meanwhile another worker
+                # claimed the second delivery (not the third: it takes one at a time).
+                clock.ahead = worker.lease() * 1.1
+                second_delivery = Delivery.objects.filter(golden_id=second.pk)
+                second_delivery.update(claim_token="other-worker", claimed_until=worker.timezone.now() + worker.lease())
+                other_worker.append(second_delivery.get())
+            return outcomes
+
+        monkeypatch.setattr(worker, "_push", slow_push)
+        result = deliver_due()
+        assert sorted(p["id"] for p in sim.store.payloads()) == sorted([first.pk, third.pk])
+        assert result.sent == 2
+        left = Delivery.objects.get(golden_id=second.pk)
+        assert (left.status, left.claim_token, left.attempts) == (DeliveryStatus.PENDING, "other-worker", 0)
+        # The third's lease had run out too, but nobody had taken it: it was renewed and pushed.
+        third_delivery = Delivery.objects.get(golden_id=third.pk)
+        assert (third_delivery.status, third_delivery.claim_token) == (DeliveryStatus.SENT, "")
+
+
+def test_a_lease_past_its_half_is_renewed_before_the_push(db, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from yici.exchange import delivery as worker
+
+    with running_simulator(tmp_path) as sim:
+        subscribed(sim.url)
+        change(make_person(), "person.name")
+        dispatch_events()
+        claimed = claim_due()
+        original = claimed[0].claimed_until
+        ahead = worker.lease() * 0.6
+        monkeypatch.setattr(worker, "timezone", SimpleNamespace(now=lambda: timezone.now() + ahead))
+        kept = worker._still_claimed(claimed)
+        assert kept == claimed
+        renewed = Delivery.objects.get().claimed_until
+        assert renewed > original + worker.lease() * 0.5
+        assert kept[0].claimed_until == renewed
+
+
 def test_two_workers_never_claim_the_same_delivery(db):
     system = subscribed("http://127.0.0.1:9/")
     assert system
