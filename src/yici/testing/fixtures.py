@@ -4,6 +4,7 @@ A county with two townships; one ready user per role, and ``outsider``, a cadre 
 township's village, who must be refused on every page and endpoint that shows personal data.
 """
 
+import signal
 from dataclasses import dataclass
 
 import pytest
@@ -79,3 +80,32 @@ def world(db) -> World:
 def resident(world):
     """A person in the cadre's village; ``outsider`` must never see them."""
     return PersonFactory(name="张三丰", area_code=VILLAGE, id_number="330726196005170013", phone="13812345678")
+
+
+@pytest.fixture
+def signal_handlers_restored():
+    """For tests that run a command installing its own SIGTERM/SIGINT handlers in this process
+    (the task worker): later tests must not run under them."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+@pytest.fixture
+def fail_instead_of_hanging():
+    """A test that would wait for ever fails after a minute instead. Should the TimeoutError be
+    swallowed on the way (a task worker catches a task's exceptions), the process prints every
+    thread's stack and exits a minute later: the run fails, saying where, rather than hangs."""
+    import faulthandler
+
+    def too_long(_signum, _frame):
+        raise TimeoutError("still waiting after 60 s")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(60)
+    faulthandler.dump_traceback_later(120, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

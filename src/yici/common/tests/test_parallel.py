@@ -71,19 +71,6 @@ def _die_on_seven(_context, chunk):
     return chunk
 
 
-@pytest.fixture
-def fail_instead_of_hanging():
-    """A test that would wait for ever fails after a while instead."""
-    def too_long(_signum, _frame):
-        raise TimeoutError("map_chunks is still waiting")
-
-    previous = signal.signal(signal.SIGALRM, too_long)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
 @needs_cores
 def test_workers_do_not_keep_the_parents_signal_handlers(fail_instead_of_hanging):
     # A task worker handles SIGTERM to finish its task first; its pool's workers must not.

@@ -1,5 +1,3 @@
-import signal
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -17,16 +15,6 @@ def test_serve_refuses_bad_arguments(db, options, message):
 def test_worker_refuses_a_bad_interval(db):
     with pytest.raises(CommandError, match="positive"):
         call_command("worker", interval=0)
-
-
-@pytest.fixture
-def signal_handlers_restored():
-    """The worker installs its own SIGTERM/SIGINT handlers in this process: later tests must not
-    run under them."""
-    saved = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)}
-    yield
-    for number, handler in saved.items():
-        signal.signal(number, handler)
 
 
 def test_worker_runs_queued_tasks_in_batch_mode(transactional_db, settings, signal_handlers_restored):
