@@ -155,6 +155,22 @@ def test_the_console_script_prints_one_line_for_a_corrupt_workbook(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1 and "nothing was imported" in proc.stderr
 
 
+def test_a_worker_process_that_dies_is_one_line_and_stores_nothing(world, catalog, tmp_path, monkeypatch):
+    from yici.common import parallel
+    from yici.exchange import imports
+
+    def killed(*_args, **_kwargs):
+        raise parallel.WorkerLost("a worker process ended before finishing its work")
+        yield  # a generator, as map_chunks is
+
+    monkeypatch.setattr(imports.parallel, "map_chunks", killed)
+    path = tmp_path / "people.xlsx"
+    path.write_bytes(workbook_bytes(PEOPLE))
+    with pytest.raises(CommandError, match="people.xlsx: a worker process ended .*; nothing was imported"):
+        call_command("import", str(path), system="minzheng_test", no_reconcile=True, quiet=True, stdout=io.StringIO())
+    assert not SourceRecord.objects.exists() and not ImportBatch.objects.exists()
+
+
 def test_a_large_file_normalised_on_every_core_stores_what_one_core_stores(world, catalog, monkeypatch):
     """Rows normalised in worker processes (a large file) give the records and outcomes that
     normalising them here gives, row for row."""

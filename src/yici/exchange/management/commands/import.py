@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from yici.accounts.models import Area
+from yici.common.parallel import WorkerLost
 from yici.common.progress import ProgressBar
 from yici.exchange.imports import (
     ENTITIES,
@@ -58,6 +59,8 @@ class Command(BaseCommand):
                 summary = import_dry_run(plan, progress=bar)
             else:
                 summary = import_run(plan, progress=bar)
+        except WorkerLost as exc:  # killed by the system, most likely for want of memory
+            raise CommandError(f"{path.name}: {exc}; nothing was imported") from None
         finally:
             bar.close()
         if summary.already_imported:
