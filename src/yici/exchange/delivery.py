@@ -137,17 +137,14 @@ def _still_claimed(chunk: list[Delivery]) -> list[Delivery]:
     half = lease() / 2
     if all(d.claimed_until and d.claimed_until - now >= half for d in chunk):
         return chunk
-    ids = [d.pk for d in chunk]
     until = now + lease()
-    renewed = Delivery.objects.filter(pk__in=ids, claim_token=chunk[0].claim_token,
-                                      status=DeliveryStatus.PENDING).update(claimed_until=until)
-    if renewed < len(ids):
-        ours = set(Delivery.objects.filter(pk__in=ids, claim_token=chunk[0].claim_token,
-                                           status=DeliveryStatus.PENDING).values_list("pk", flat=True))
-        if len(ours) < len(ids):
-            log.warning("%s deliveries outlasted their lease and were claimed by another worker",
-                        len(ids) - len(ours))
-        chunk = [d for d in chunk if d.pk in ours]
+    ours = Delivery.objects.filter(pk__in=[d.pk for d in chunk], claim_token=chunk[0].claim_token,
+                                   status=DeliveryStatus.PENDING)
+    if ours.update(claimed_until=until) < len(chunk):
+        kept = set(ours.values_list("pk", flat=True))
+        log.warning("%s deliveries outlasted their lease and were claimed by another worker",
+                    len(chunk) - len(kept))
+        chunk = [d for d in chunk if d.pk in kept]
     for delivery in chunk:
         delivery.claimed_until = until
     return chunk
