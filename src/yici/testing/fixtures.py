@@ -93,6 +93,22 @@ def signal_handlers_restored():
 
 
 @pytest.fixture
+def process_pools(monkeypatch) -> list:
+    """The worker pools ``common.parallel.map_chunks`` starts during the test: their arguments, in order."""
+    from yici.common import parallel
+
+    started = []
+
+    class RecordedPool(parallel.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            started.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", RecordedPool)
+    return started
+
+
+@pytest.fixture
 def fail_instead_of_hanging():
     """A test that would wait for ever fails after a minute instead. Should the TimeoutError be
     swallowed on the way (a task worker catches a task's exceptions), the process prints every

@@ -171,7 +171,8 @@ def test_a_worker_process_that_dies_is_one_line_and_stores_nothing(world, catalo
     assert not SourceRecord.objects.exists() and not ImportBatch.objects.exists()
 
 
-def test_a_large_file_normalised_on_every_core_stores_what_one_core_stores(world, catalog, monkeypatch):
+def test_a_large_file_normalised_on_every_core_stores_what_one_core_stores(world, catalog, monkeypatch,
+                                                                           process_pools):
     """Rows normalised in worker processes (a large file) give the records and outcomes that
     normalising them here gives, row for row."""
     from yici.common import parallel
@@ -193,17 +194,9 @@ def test_a_large_file_normalised_on_every_core_stores_what_one_core_stores(world
         return records, [(o.row_number, o.status, o.values) for o in dry.outcomes], dict(summary.counts)
 
     serial = stored("serial_test")
-    forks = []
-
-    class CountingExecutor(parallel.ProcessPoolExecutor):
-        def __init__(self, *args, **kwargs):
-            forks.append(args)
-            super().__init__(*args, **kwargs)
-
     monkeypatch.setattr(imports, "PARALLEL_FROM_ROWS", 50)
     monkeypatch.setattr(imports, "CHUNK_ROWS", 40)
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", CountingExecutor)
     on_every_core = stored("parallel_test")
-    assert len(forks) == 2  # the run and the dry run each used worker processes
+    assert len(process_pools) == 2  # the run and the dry run each used worker processes
     assert on_every_core == serial
     assert len(serial[0]) == 300 and serial[2]["invalid"] == 1

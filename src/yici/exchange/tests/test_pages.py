@@ -305,7 +305,7 @@ def test_importing_a_file_again_says_so(client, world, catalog, django_capture_o
 
 def test_a_large_upload_is_imported_by_the_task_worker_on_every_core(client, world, catalog, transactional_db,
                                                                       settings, monkeypatch, signal_handlers_restored,
-                                                                      fail_instead_of_hanging):
+                                                                      fail_instead_of_hanging, process_pools):
     """The worker handles SIGTERM to finish its task first; the import's forked processes must
     not inherit that, or the worker would wait for them for ever once the rows are done."""
     from django.core.management import call_command
@@ -318,14 +318,6 @@ def test_a_large_upload_is_imported_by_the_task_worker_on_every_core(client, wor
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     monkeypatch.setattr(imports, "PARALLEL_FROM_ROWS", 50)
     monkeypatch.setattr(imports, "CHUNK_ROWS", 10)
-    pools = []
-
-    class CountingExecutor(parallel.ProcessPoolExecutor):
-        def __init__(self, *args, **kwargs):
-            pools.append(args)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", CountingExecutor)
     rows = [PEOPLE[0]] + [[n, f"张{n}", "男", f"1960年5月{n % 28 + 1}日", "", f"1380000{n:04d}", "樟树村", ""]
                           for n in range(1, 121)]
     client.force_login(world.admin)
@@ -337,4 +329,4 @@ def test_a_large_upload_is_imported_by_the_task_worker_on_every_core(client, wor
     batch.refresh_from_db()
     assert batch.status == ImportStatus.DONE and batch.rows_total == 120, batch.error
     assert SourceRecord.objects.filter(batch=batch).count() == 120
-    assert pools  # the rows were normalised in worker processes
+    assert process_pools  # the rows were normalised in worker processes
