@@ -108,12 +108,14 @@ def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
     return list(cursor.fetchall())
 
 
-def fast_update(model, objs: Iterable, fields: Sequence[str], *, batch_size: int = 2000) -> int:
+def fast_update(model, objs: Iterable, fields: Sequence[str], *, batch_size: int = 2000,
+                encoded: Sequence[str] = ()) -> int:
     """Update ``fields`` of many objects with one prepared ``UPDATE … WHERE pk = %s`` run by executemany.
 
     ``QuerySet.bulk_update`` builds a ``CASE WHEN`` per field and object, which costs seconds per
     thousand rows with a dozen fields; this runs the same statement for every row instead. Values go
-    through each field's ``get_db_prep_save``, so JSON, dates and the like are adapted as the ORM would.
+    through each field's ``get_db_prep_save``, so JSON, dates and the like are adapted as the ORM would;
+    ``encoded`` names JSON fields whose values are JSON text already.
     """
     db = router.db_for_write(model)
     connection = connections[db]
@@ -124,7 +126,7 @@ def fast_update(model, objs: Iterable, fields: Sequence[str], *, batch_size: int
         quote(meta.db_table), ", ".join(f"{quote(f.column)} = %s" for f in columns), quote(meta.pk.column)
     )
     read = operator.attrgetter(*[f.attname for f in columns], "pk")
-    convert = _row_converter(columns, connection)
+    convert = _row_converter(columns, connection, encoded)
     if connection.vendor == "postgresql":
         rows = [convert(list(read(obj))) for obj in objs]
         if len(rows) >= COPY_UPDATE_FROM:
@@ -172,7 +174,7 @@ def _copy_update(connection, table: str, pk: str, columns: list[str], rows: list
 
 
 def fast_insert(model, rows: Iterable[dict] | Iterable[Sequence], fields: Sequence[str], *, batch_size: int = 5000,
-                sequences: bool = False, constants: dict | None = None) -> int:
+                sequences: bool = False, constants: dict | None = None, encoded: Sequence[str] = ()) -> int:
     """Insert many rows (dicts of field name → value) with one prepared ``INSERT`` run by executemany
     (on PostgreSQL, one ``COPY``).
 
@@ -182,7 +184,8 @@ def fast_insert(model, rows: Iterable[dict] | Iterable[Sequence], fields: Sequen
     ``sequences``, rows are tuples of values in ``fields`` order (no dict per row to build and read).
     ``constants`` (field name → value) are the same in every row: on SQLite they are written into
     the statement, not bound row by row (binding costs about a microsecond a value, a county's
-    first reconcile binds tens of millions).
+    first reconcile binds tens of millions). ``encoded`` names JSON fields whose values are JSON
+    text already (encoded in a worker process): written as they are.
     """
     db = router.db_for_write(model)
     connection = connections[db]
@@ -191,7 +194,7 @@ def fast_insert(model, rows: Iterable[dict] | Iterable[Sequence], fields: Sequen
     fixed = [(meta.get_field(name), value) for name, value in (constants or {}).items()]
     quote = connection.ops.quote_name
     names = [f.attname if f.attname in fields else f.name for f in columns]
-    convert = _row_converter(columns, connection)
+    convert = _row_converter(columns, connection, encoded)
     column_list = ", ".join(quote(f.column) for f in [*columns, *(f for f, _v in fixed)])
     if connection.vendor == "postgresql":
         tail = [_converter(f, connection)(value) for f, value in fixed]
@@ -249,10 +252,15 @@ _PLAIN = (models.CharField, models.TextField, models.IntegerField, models.Foreig
           models.FloatField)
 
 
-def _row_converter(columns, connection):
+def _row_converter(columns, connection, encoded: Sequence[str] = ()):
     """A function that turns a row's values (a list, in ``columns`` order; more may follow) into
-    query parameters in place: only the columns whose values need converting are touched."""
-    converting = [(i, c) for i, c in enumerate(_converter(f, connection) for f in columns) if c is not _as_is]
+    query parameters in place: only the columns whose values need converting are touched.
+    ``encoded`` names JSON fields whose values are JSON text already."""
+    json_fields = {f.name for f in columns if isinstance(f, models.JSONField)}
+    if not_json := set(encoded) - json_fields:
+        raise ValueError(f"not JSON fields written here, so their values cannot be encoded already: {sorted(not_json)}")
+    converting = [(i, c) for i, c in enumerate(_converter(f, connection, f.name in encoded) for f in columns)
+                  if c is not _as_is]
 
     def convert(values: list) -> list:
         for i, convert_one in converting:
@@ -266,13 +274,23 @@ def _as_is(value):
     return value
 
 
-def _converter(field, connection):
+def _converter(field, connection, encoded: bool = False):
     """The cheapest correct way to turn one Python value into a query parameter for ``field``.
 
     Text, numbers and keys pass unchanged on every backend; JSON goes straight to the backend's JSON
     adapter; anything else (dates, decimals …) through the field itself, remembering the last value
-    because bulk rows often share it (the import time).
+    because bulk rows often share it (the import time). ``encoded``: the values of this JSON
+    column are JSON text already (encoded in a worker process).
     """
+    if encoded:
+        if connection.vendor == "postgresql":
+            from psycopg.types.json import Jsonb
+
+            return lambda value: None if value is None else Jsonb(orjson.Fragment(value), dumps=_json_bytes)
+        if connection.vendor == "sqlite":
+            return _as_is
+        by_field = _converter(field, connection)
+        return lambda value: None if value is None else by_field(json_loads(value))  # the field encodes it
     if isinstance(field, models.JSONField):
         adapt, encoder = connection.ops.adapt_json_value, field.encoder
         if encoder is not None:

@@ -65,46 +65,92 @@ def map_chunks(function: Callable[[object, Sequence], list], context, chunks: It
     workers does not collect every result in memory. An exception in a worker is raised here; a
     worker that dies raises ``WorkerLost`` here instead of leaving the caller waiting.
     """
-    workers = cores()
-    if not parallel or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        for chunk in chunks:
-            yield function(context, chunk)
-        return
-    global _work
-    if _work is not None:
-        raise RuntimeError("map_chunks does not nest")
-    # The standard library's pool rather than multiprocessing.Pool: when a worker dies, the
-    # latter waits for its result for ever.
-    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_as_a_worker)
-    _work = (function, context)
-    try:
-        chunks = iter(chunks)
+    with Workers(function, context, parallel=parallel, start=False) as workers:
+        yield from workers.map(chunks)
+
+
+class Workers:
+    """The worker processes of ``map_chunks``, kept for several maps and, with ``start``, forked
+    at once rather than at the first chunk.
+
+    Forked early, while this process is small: a worker shares every page of its parent as it was
+    at the fork, and each page the parent writes afterwards is copied (the worker keeps the
+    original). Workers forked from a parent about to read a million records and touch them all
+    again would double them in memory; forked before, they cost what they hold. What they need
+    later comes with the chunks. Use as a context manager; ``map`` as ``map_chunks``.
+    """
+
+    def __init__(self, function: Callable[[object, Sequence], list], context, *, parallel: bool = True,
+                 start: bool = True, spare: int = 0):
+        """``spare``: cores left to this process (for a caller that has work of its own while the
+        workers compute); at least one worker all the same."""
+        self.function, self.context = function, context
+        self.count = max(1, cores() - spare)
+        self.parallel = parallel and cores() >= 2 and "fork" in multiprocessing.get_all_start_methods()
+        self.executor: ProcessPoolExecutor | None = None
+        self.start_now = start
+
+    def __enter__(self) -> "Workers":
+        if self.parallel and self.start_now:
+            self._fork(None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _fork(self, first: Sequence | None):
+        """Make the pool; its workers are forked by the first submit, done here."""
+        global _work
+        if _work is not None:
+            raise RuntimeError("map_chunks does not nest")
+        # The standard library's pool rather than multiprocessing.Pool: when a worker dies, the
+        # latter waits for its result for ever.
+        self.executor = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=_as_a_worker)
+        _work = (self.function, self.context)
+        # The workers must not run collections over every inherited object: touching them copies
+        # their pages.
+        gc.freeze()
+        try:
+            with warnings.catch_warnings():
+                # Python warns on forking a process that has other threads (a progress bar's
+                # monitor, a database driver's): a lock one of them holds stays held in the
+                # child. The workers run only ``function`` and the pool's own pipes.
+                warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
+                                        category=DeprecationWarning)
+                return self.executor.submit(_run, first) if first is not None else self.executor.submit(os.getpid)
+        finally:
+            gc.unfreeze()
+
+    def map(self, chunks: Iterable[Sequence]) -> Iterator[list]:
+        if not self.parallel:
+            for chunk in chunks:
+                yield self.function(self.context, chunk)
+            return
         pending: deque = deque()
-        first = next(chunks, None)
-        if first is not None:
-            # The workers are forked at the first submit. They must not run collections over
-            # every inherited object: touching them copies their pages.
-            gc.freeze()
-            try:
-                with warnings.catch_warnings():
-                    # Python warns on forking a process that has other threads (a progress bar's
-                    # monitor, a database driver's): a lock one of them holds stays held in the
-                    # child. The workers run only ``function`` and the pool's own pipes.
-                    warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
-                                            category=DeprecationWarning)
-                    pending.append(executor.submit(_run, first))
-            finally:
-                gc.unfreeze()
-        for chunk in chunks:
-            pending.append(executor.submit(_run, chunk))
-            if len(pending) > IN_FLIGHT * workers:
+        try:
+            chunks = iter(chunks)
+            if self.executor is None:
+                first = next(chunks, None)
+                if first is None:
+                    return
+                pending.append(self._fork(first))
+            for chunk in chunks:
+                pending.append(self.executor.submit(_run, chunk))
+                if len(pending) > IN_FLIGHT * self.count:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    except BrokenProcessPool as error:  # from a result or from submitting to a broken pool
-        raise WorkerLost("a worker process ended before finishing its work") from error
-    finally:
-        # Chunks not started are dropped; a worker busy with one finishes it and exits.
-        executor.shutdown(wait=False, cancel_futures=True)
-        _work = None
+        except BrokenProcessPool as error:  # from a result or from submitting to a broken pool
+            raise WorkerLost("a worker process ended before finishing its work") from error
+        finally:
+            for future in pending:  # a caller that stopped early: chunks not started are dropped
+                future.cancel()
+
+    def close(self) -> None:
+        global _work
+        if self.executor is not None:
+            # Chunks not started are dropped; a worker busy with one finishes it and exits.
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = None
+            _work = None

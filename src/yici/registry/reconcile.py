@@ -29,12 +29,14 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from yici.catalog.models import DataElement
+from yici.common import parallel
 from yici.common.db import (
     Row,
     bulk_cache,
     fast_insert,
     fast_update,
     indexes_built_after,
+    json_dumps,
     json_loads,
     reserve_ids,
 )
@@ -209,9 +211,9 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
     # household records already made (see ``_Households``).
     entities = [entity] if entity else ["household", "house", "place", "person"]
     households = _Households()
-    with bulk_cache():
+    with bulk_cache(), golden_workers(full=full) as workers:
         _reconcile_entities(entity, entities, result, full=full, actor=actor, authority=authority,
-                            progress=progress, households=households)
+                            progress=progress, households=households, workers=workers)
     result.seconds = time.perf_counter() - started
     from yici.audit.services import audit_event
 
@@ -221,11 +223,11 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
 
 
 def _reconcile_entities(entity: str | None, entities: list[str], result: ReconcileResult, *, full: bool, actor,
-                        authority, progress: Progress, households: "_Households") -> None:
+                        authority, progress: Progress, households: "_Households", workers: parallel.Workers) -> None:
     golden_of: dict[str, dict[int, int] | None] = {}
     for name in entities:
         sub = _reconcile_entity(name, full=full, actor=actor, authority=authority, progress=progress,
-                                households=households)
+                                households=households, workers=workers)
         touched = sub.pop("touched")
         golden_of[name] = sub.pop("golden_of", None)
         if name == "person":
@@ -246,7 +248,7 @@ def _reconcile_entities(entity: str | None, entities: list[str], result: Reconci
 
 
 def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Progress,
-                      households: "_Households | None" = None) -> dict:
+                      households: "_Households | None" = None, workers: parallel.Workers | None = None) -> dict:
     stats = dict(records=0, new_records=0, clusters=0, created=0, merged_away=0, relinked=0, review_pairs=0,
                  updated=0)
     stats["touched"] = set()
@@ -257,7 +259,7 @@ def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Pr
         if entity == "person" and not full and (cache := keycache.open_cache()) is not None:
             try:
                 return _reconcile_with_keys(stats, cache, actor=actor, authority=authority, progress=progress,
-                                            households=households)
+                                            households=households, workers=workers)
             finally:
                 cache.close()
         if not full and not _has_unlinked(entity):
@@ -277,7 +279,7 @@ def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Pr
             _lap(stats, "key_table", t)
         return _reconcile_records(entity, stats, records, links, new_ids, full=full, actor=actor,
                                   authority=authority, progress=progress, households=households,
-                                  inputs_of_records=inputs)
+                                  inputs_of_records=inputs, workers=workers)
     finally:
         if enabled:
             gc.enable()
@@ -297,7 +299,7 @@ def _has_unlinked(entity: str) -> bool:
 
 
 def _reconcile_with_keys(stats: dict, cache: keycache.KeyCache, *, actor, authority, progress: Progress,
-                         households: "_Households | None" = None) -> dict:
+                         households: "_Households | None" = None, workers: parallel.Workers | None = None) -> dict:
     """An incremental person run that reads only the new records and their candidates (found in
     the key table), and every record of the golden records those belong to."""
     t = time.perf_counter()
@@ -328,7 +330,7 @@ def _reconcile_with_keys(stats: dict, cache: keycache.KeyCache, *, actor, author
     _lap(stats, "read", t)
     return _reconcile_records("person", stats, unknown_records, links, new_ids, full=False, actor=actor,
                               authority=authority, progress=progress, name_counts=name_counts,
-                              linkage_input=linkage_input, households=households)
+                              linkage_input=linkage_input, households=households, workers=workers)
 
 
 def _in_list(values: list) -> tuple[str, list]:
@@ -388,7 +390,8 @@ def _records_by_id(entity: str, ids: list[int]) -> list[dict]:
 def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dict[int, int], new_ids: set[int], *,
                        full: bool, actor, authority, progress: Progress,
                        name_counts: dict[str, int] | None = None, linkage_input=None,
-                       households: "_Households | None" = None, inputs_of_records: pa.Table | None = None) -> dict:
+                       households: "_Households | None" = None, inputs_of_records: pa.Table | None = None,
+                       workers: parallel.Workers | None = None) -> dict:
     """Link ``records`` into golden records.
 
     ``records`` are every record of the entity; or, in a run with the key table, the records not
@@ -466,7 +469,7 @@ def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dic
     by_id.update((r["id"], r) for r in _records_by_id(entity, missing))
     stats["updated"] = _write_golden(entity, {g: members[g] for g in touched}, by_id, authority, new_goldens,
                                      progress, households=households if entity == "person" else None,
-                                     stats=stats)
+                                     stats=stats, workers=workers)
     t = _lap(stats, "golden", t)
     stats["review_pairs"] = _queue_reviews(entity, review_candidates, uf, by_id, apart)
     _lap(stats, "reviews", t)
@@ -624,84 +627,166 @@ def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], pro
     return _write_golden(entity, members, by_id, authority, set(), progress)
 
 
-def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, dict], authority: dict[str, str],
-                  new_goldens: set[int], progress: Progress, households: "_Households | None" = None,
-                  stats: dict | None = None) -> int:
-    """Compute golden values, provenance and area of golden records from their members' values and
-    write them: new golden records (``new_goldens``) are inserted, the others updated; an outbox
-    event for each one whose values changed, in the same transaction. New golden persons are
-    written with their household when ``households`` is given."""
-    if not members:
-        return 0
-    model = ENTITY_MODELS[entity]
-    core = golden.CORE_FIELDS[entity]
-    core_fields = list(core.values())
+# From this many golden records to write, their values are computed by worker processes
+# (``golden_workers``) while this one writes: on a county's first run, two cores instead of one.
+PARALLEL_GOLDEN_FROM = 50_000
+GOLDEN_CHUNK = BATCH * 5  # golden records a chunk of work
+# Columns written as JSON text made by the workers.
+ENCODED = ("attributes", "provenance")
+
+
+def golden_workers(*, full: bool) -> parallel.Workers:
+    """Worker processes for the golden values of this run, forked now if the run is large.
+
+    Forked before the run reads its records: forked later, every page of them that this process
+    touches afterwards would be copied, doubling a county's records in memory (see
+    ``parallel.Workers``). Whether the run is large is known from two counts: records without an
+    active link (each record has at most one), or every record with ``full``.
+    """
+    records = SourceRecord.objects.count()
+    large = records >= PARALLEL_GOLDEN_FROM and (
+        full or records - Link.objects.filter(active=True).count() >= PARALLEL_GOLDEN_FROM)
+    # One core is left to this process, which writes what the workers computed: on two cores,
+    # two workers and the writer measured slower than one worker and the writer.
+    return parallel.Workers(_golden_chunk, None, parallel=large, spare=1)
+
+
+def _golden_columns(entity: str) -> tuple[list[str], list[str]]:
+    """(the columns a new golden row is inserted with, in the order ``_golden_chunk`` gives them;
+    the columns every update sets)."""
     extra_fields = ["attributes", "provenance", "area_code", "version", "updated_at"]
     if entity == "person":
         extra_fields += ["name_initials", "address"]
     # A new golden record's version, times and merge are those of every row the run inserts.
-    insert_fields = ["id", *core_fields, *(f for f in extra_fields if f not in ("version", "updated_at"))]
-    always = [f for f in extra_fields if f not in ("area_code", "name_initials")]  # set on every update
+    insert_fields = ["id", *golden.CORE_FIELDS[entity].values(),
+                     *(f for f in extra_fields if f not in ("version", "updated_at"))]
+    always = [f for f in extra_fields if f not in ("area_code", "name_initials")]
+    return insert_fields, always
+
+
+def _golden_chunk(_context, chunk: tuple) -> tuple[list, list, list]:
+    """Golden values, provenance and area of a chunk of golden records from their members' values
+    (in a worker process of ``golden_workers``, or here).
+
+    ``chunk`` is (entity, authority, now, items), an item (golden id, current version, current
+    area, current values or None for a new golden record, members as ``_member`` tuples). Returns
+    (inserts, updates, changes): for new golden records (the row in ``_golden_columns`` order, with
+    the JSON columns as text; for persons, (id, 户号, relation to head, area, name) for its
+    household, else None); for the others (the columns whose value changed, the id, every column
+    to set by name); and (id, new version, changed element codes) of each.
+    """
+    entity, authority, now, items = chunk
+    model = ENTITY_MODELS[entity]
+    core = golden.CORE_FIELDS[entity]
+    insert_fields, always = _golden_columns(entity)
+    inserts, updates, changes = [], [], []
+    for gid, version, area_code, old_values, members in items:
+        group = [{"id": rid, "values": values, "system": system, "department": department, "observed_at": at,
+                  "area_code": area} for rid, values, system, department, at, area in members]
+        values, provenance = _survive(group, authority)
+        obj = Row(gid, version=version + 1, area_code=area_code, provenance=provenance, updated_at=now)
+        golden.apply_values(entity, obj, values, model)
+        if len(group) == 1:
+            obj.area_code = group[0]["area_code"] or obj.area_code
+        elif areas := [(r["observed_at"], r["area_code"]) for r in group if r["area_code"]]:
+            obj.area_code = _most_specific_recent_area(areas)
+        row = obj.__dict__
+        if old_values is None:  # every value is new
+            changes.append((gid, obj.version, sorted(values)))
+            household = None
+            if entity == "person":
+                household = (gid, obj.attributes.get("person.household_no", ""), obj.relation_to_head,
+                             obj.area_code, obj.name)
+            row["attributes"], row["provenance"] = json_dumps(obj.attributes), json_dumps(provenance)
+            row["id"] = gid
+            inserts.append((tuple(row[f] for f in insert_fields), household))
+            continue
+        # Compared as stored (a column may hold a value shortened to its length).
+        changed = changed_elements(old_values, golden.element_values(entity, obj))
+        changes.append((gid, obj.version, sorted(changed)))
+        # Only the indexed columns whose value changed are set: setting one rewrites its index entry.
+        columns = tuple(field for code, field in core.items() if code in changed)
+        if entity == "person" and "person.name" in changed:
+            columns += ("name_initials",)
+        if obj.area_code != area_code:
+            columns += ("area_code",)
+        row["attributes"], row["provenance"] = json_dumps(obj.attributes), json_dumps(provenance)
+        updates.append((columns, gid, {f: row[f] for f in (*columns, *always)}))
+    return inserts, updates, changes
+
+
+def _member(record: dict) -> tuple:
+    """What survivorship reads of a member record, as ``_golden_chunk`` takes it (a tuple: fewer
+    bytes to send to a worker than the record)."""
+    return (record["id"], record["values"], record["system"], record["department"], record["observed_at"],
+            record["area_code"])
+
+
+def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, dict], authority: dict[str, str],
+                  new_goldens: set[int], progress: Progress, households: "_Households | None" = None,
+                  stats: dict | None = None, workers: parallel.Workers | None = None) -> int:
+    """Compute golden values, provenance and area of golden records from their members' values and
+    write them: new golden records (``new_goldens``) are inserted, the others updated; an outbox
+    event for each one whose values changed, in the same transaction. New golden persons are
+    written with their household when ``households`` is given. The values are computed by
+    ``workers`` when given (and started), else here."""
+    if not members:
+        return 0
+    model = ENTITY_MODELS[entity]
+    insert_fields, always = _golden_columns(entity)
     if households is not None:
-        insert_fields.append("household_id")
+        insert_fields = [*insert_fields, "household_id"]
     ids = sorted(members)
     updated = 0
     laps = {} if stats is None else stats  # where the time goes: values, rows, outbox
-    # A county's first run: the indexes of a table it fills are built once at the end (but the
-    # household key's: households are inserted meanwhile, each checked against it).
-    keep = ["household"] if entity == "person" else []
-    with indexes_built_after(model, adding=len(new_goldens), keep=keep) if new_goldens else contextlib.nullcontext():
-        for start in range(0, len(ids), BATCH * 5):
-            t = time.perf_counter()
-            chunk = ids[start:start + BATCH * 5]
+
+    def chunks():
+        for start in range(0, len(ids), GOLDEN_CHUNK):
+            chunk = ids[start:start + GOLDEN_CHUNK]
             old_ids = [gid for gid in chunk if gid not in new_goldens]
             before: dict[int, tuple[int, str, dict]] = {}
             for pk, version, area_code, old in _golden_rows(entity, old_ids):
                 before[pk] = (version, area_code, golden.element_values(entity, old))
-            now = timezone.now()
-            changes, inserts, updates = [], [], defaultdict(list)
+            items = []
             for gid in chunk:
                 if gid in new_goldens:
-                    version, area_code, old_values = 0, "", {}
+                    version, area_code, old_values = 0, "", None
                 elif gid in before:
                     version, area_code, old_values = before[gid]
                 else:
                     continue  # deleted meanwhile
-                group = [by_id[rid] for rid in members[gid] if rid in by_id]
-                values, provenance = _survive(group, authority)
-                obj = Row(gid, version=version + 1, area_code=area_code, provenance=provenance, updated_at=now)
-                golden.apply_values(entity, obj, values, model)
-                if len(group) == 1:
-                    obj.area_code = group[0]["area_code"] or obj.area_code
-                elif areas := [(r["observed_at"], r["area_code"]) for r in group if r["area_code"]]:
-                    obj.area_code = _most_specific_recent_area(areas)
-                if gid in new_goldens:  # every value is new
-                    changes.append((gid, obj.version, values.keys()))
-                    inserts.append(obj.__dict__ | {"id": gid})
-                    continue
-                # Compared as stored (a column may hold a value shortened to its length).
-                changed = changed_elements(old_values, golden.element_values(entity, obj))
-                changes.append((gid, obj.version, changed))
-                # Only the indexed columns whose value changed are set: setting one rewrites its index entry.
-                columns = tuple(field for code, field in core.items() if code in changed)
-                if entity == "person" and "person.name" in changed:
-                    columns += ("name_initials",)
-                if obj.area_code != area_code:
-                    columns += ("area_code",)
-                updates[columns].append(obj)
-            t = _lap(laps, "golden: values", t)
-            if households is not None:
-                households.assign(inserts, expected=len(new_goldens))
-            fast_insert(model, inserts, insert_fields, constants={"version": 1, "created_at": now, "updated_at": now,
-                                                                  "merged_into_id": None})
-            for columns, objs in updates.items():
-                fast_update(model, objs, [*columns, *always])
+                items.append((gid, version, area_code, old_values,
+                              [_member(by_id[rid]) for rid in members[gid] if rid in by_id]))
+            yield entity, authority, timezone.now(), items
+
+    results = (workers or parallel.Workers(_golden_chunk, None, parallel=False)).map(chunks())
+    done = 0
+    # A county's first run: the indexes of a table it fills are built once at the end (but the
+    # household key's: households are inserted meanwhile, each checked against it).
+    keep = ["household"] if entity == "person" else []
+    with indexes_built_after(model, adding=len(new_goldens), keep=keep) if new_goldens else contextlib.nullcontext():
+        t = time.perf_counter()
+        for inserts, updates, changes in results:
+            t = _lap(laps, "golden: values", t)  # here or, with workers, waiting for them
+            rows = [row for row, _household in inserts]
+            if households is not None and inserts:
+                household_ids = households.assign([household for _row, household in inserts], expected=len(new_goldens))
+                rows = [(*row, hid) for row, hid in zip(rows, household_ids, strict=True)]
+            now = timezone.now()
+            fast_insert(model, rows, insert_fields, sequences=True, encoded=ENCODED,
+                        constants={"version": 1, "created_at": now, "updated_at": now, "merged_into_id": None})
+            by_columns: dict[tuple, list[Row]] = defaultdict(list)
+            for columns, gid, fields in updates:
+                by_columns[columns].append(Row(gid, **fields))
+            for columns, objs in by_columns.items():
+                fast_update(model, objs, [*columns, *always], encoded=ENCODED)
             t = _lap(laps, "golden: rows", t)
             outbox_record_changes(entity=entity, changes=changes)  # same transaction: share once
-            _lap(laps, "golden: outbox", t)
-            updated += len(inserts) + sum(len(objs) for objs in updates.values())
+            updated += len(inserts) + len(updates)
+            done += len(changes)
             if progress:
-                progress(f"{entity}: golden values", min(start + len(chunk), len(ids)), len(ids))
+                progress(f"{entity}: golden values", done, len(ids))
+            t = _lap(laps, "golden: outbox", t)
         t = time.perf_counter()
     _lap(laps, "golden: indexes", t)
     return updated
@@ -888,16 +973,16 @@ class _Households:
         self.written: dict[int, tuple[str, str]] = {}  # household made here → (head name, area) written
         self.heads: dict[int, tuple] = {}  # household made here → best (not 户主, area, name, id) so far
 
-    def assign(self, rows: list[dict], *, expected: int) -> None:
-        """Set ``household_id`` on new golden person rows (dicts with ``id``, ``attributes``, ``name``…)."""
-        by_number: dict[str, list[dict]] = defaultdict(list)
-        for row in rows:
-            self.inserted.add(row["id"])
-            number = (row.get("attributes") or {}).get("person.household_no", "")
-            if number:
-                by_number[number].append(row)
+    def assign(self, people: list[tuple[int, str, str, str, str]], *, expected: int) -> list[int | None]:
+        """The household of each new golden person, given as (id, 户号, relation to head, area,
+        name): found, or made and inserted here; None for a person without a 户号."""
+        by_number: dict[str, list[tuple]] = defaultdict(list)
+        for person in people:
+            self.inserted.add(person[0])
+            if person[1]:
+                by_number[person[1]].append(person)
         if not by_number:
-            return
+            return [None] * len(people)
         unknown = [n for n in by_number if n not in self.ids]
         if unknown and not self.all_loaded:
             current = Household.objects.filter(merged_into_id__isnull=True)
@@ -914,12 +999,11 @@ class _Households:
         for hid, number in zip(reserve_ids(Household, len(missing)), missing, strict=True):
             made.append({"id": hid, "household_no": number, "head_name": "", "area_code": ""})
             self.ids[number] = hid
-        for number, rows_of in by_number.items():
+        for number, members in by_number.items():
             hid = self.ids[number]
-            for row in rows_of:
-                row["household_id"] = hid
-                if hid in self.heads or number in new_numbers:
-                    key = (row.get("relation_to_head") != "户主", row.get("area_code", ""), row.get("name", ""), row["id"])
+            if hid in self.heads or number in new_numbers:
+                for pid, _number, relation, area, name in members:
+                    key = (relation != "户主", area, name, pid)
                     if hid not in self.heads or key < self.heads[hid]:
                         self.heads[hid] = key
         for row in made:
@@ -928,6 +1012,7 @@ class _Households:
             self.written[row["id"]] = (name, area)
         if made:
             fast_insert(Household, made, list(made[0]), constants=_new_household(now))
+        return [self.ids[number] if number else None for _pid, number, *_rest in people]
 
     def finish(self) -> None:
         """Write the head of each household made here whose head was not among its first members."""

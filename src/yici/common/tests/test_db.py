@@ -166,3 +166,23 @@ def test_bulk_updates_set_the_given_fields_of_the_given_rows_only(monkeypatch, c
                     3: ("王五", {}, None, "z"),
                     4: ("张4", {"person.note": "备注"}, None, "z")}
     assert fast_update(Person, [], ["name"]) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("copy_from", [1, 10**6], ids=["copied", "row-by-row"])
+def test_json_encoded_elsewhere_is_written_as_it_is(monkeypatch, copy_from):
+    from yici.common.db import Row, fast_update
+
+    monkeypatch.setattr(common_db, "COPY_UPDATE_FROM", copy_from)
+    rows = person_rows(1, 2)
+    for row in rows:  # as a worker process sends them: JSON text
+        row["attributes"] = json_dumps({"person.note": f"备注{row['id']}", "n": [1, None]})
+    fast_insert(Person, rows, FIELDS, encoded=["attributes"])
+    assert [p.attributes for p in Person.objects.order_by("pk")] == [{"person.note": "备注1", "n": [1, None]},
+                                                                    {"person.note": "备注2", "n": [1, None]}]
+    fast_update(Person, [Row(2, attributes='{"a":"甲"}', provenance={"v": 2})], ["attributes", "provenance"],
+                encoded=["attributes"])
+    assert Person.objects.values_list("attributes", "provenance").get(pk=2) == ({"a": "甲"}, {"v": 2})
+    # Only JSON columns can hold JSON text: a name is never taken for one.
+    with pytest.raises(ValueError, match="name"):
+        fast_insert(Person, person_rows(3, 1), FIELDS, encoded=["name"])

@@ -88,3 +88,34 @@ def test_a_worker_that_dies_is_reported_not_waited_for(fail_instead_of_hanging):
         list(parallel.map_chunks(_die_on_seven, None, batched(range(20), 2)))
     assert [x for chunk in parallel.map_chunks(_die_on_seven, None, batched(range(6), 2))
             for x in chunk] == list(range(6))
+
+
+_after_the_fork: list[int] = []
+
+
+def _count_after_the_fork(_context, chunk):
+    return [(len(_after_the_fork), os.getpid()) for _ in chunk]
+
+
+@needs_cores
+def test_workers_started_early_are_forked_at_once_and_serve_several_maps(fail_instead_of_hanging):
+    # Forked before the parent grows: what the parent makes afterwards is not in the workers.
+    with parallel.Workers(_count_after_the_fork, None, spare=1) as workers:
+        _after_the_fork.extend(range(5))
+        try:
+            first = [seen for chunk in workers.map([[1], [2], [3]]) for seen in chunk]
+            second = [seen for chunk in workers.map([[4]]) for seen in chunk]
+        finally:
+            _after_the_fork.clear()
+    assert [n for n, _pid in first + second] == [0, 0, 0, 0]
+    pids = {pid for _n, pid in first + second}
+    assert os.getpid() not in pids and len(pids) <= workers.count == max(1, parallel.cores() - 1)
+
+
+def test_workers_not_worth_starting_run_the_work_here():
+    with parallel.Workers(_count_after_the_fork, None, parallel=False) as workers:
+        _after_the_fork.append(1)
+        try:
+            assert list(workers.map([[1]])) == [[(1, os.getpid())]]
+        finally:
+            _after_the_fork.clear()

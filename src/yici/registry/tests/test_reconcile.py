@@ -302,3 +302,57 @@ def test_survivorship_of_a_group_equals_choosing_among_all_its_candidates():
         values, provenance = rc._survive(group, authority)
         assert values == expected_values, trial
         assert provenance["elements"] == expected["elements"] and provenance["sources"] == expected["sources"], trial
+
+
+def _golden_state() -> dict:
+    """Every golden record's stored values, provenance, area and household, by model and id."""
+    columns = ("name", "name_initials", "id_number", "gender", "birth_date", "phone", "relation_to_head",
+               "address", "household_id", "area_code", "attributes", "provenance", "merged_into_id")
+    state = {"person": {p["id"]: p for p in Person.objects.values("id", *columns)}}
+    state["household"] = {h["id"]: h for h in Household.objects.values()}
+    state["house"] = {h["id"]: h for h in House.objects.values("id", "code", "address", "owner_id", "structure",
+                                                               "floors", "area_code", "attributes", "provenance")}
+    return state
+
+
+@pytest.mark.usefixtures("fail_instead_of_hanging")
+def test_golden_values_computed_by_worker_processes_equal_those_computed_here(systems, monkeypatch,
+                                                                                  process_pools):
+    # A large run forks workers before reading its records; they compute the golden values of
+    # new and of changed golden records, which must be those this process computes.
+    monkeypatch.setattr(rc, "PARALLEL_GOLDEN_FROM", 1)
+    monkeypatch.setattr(rc, "GOLDEN_CHUNK", 2)  # several chunks in flight, results in order
+    head = record(systems["gongan"], **ZHANG, person__household_no="1112010001", person__relation_to_head="户主",
+                  person__ethnicity="汉族")
+    same = record(systems["minzheng"], **{**ZHANG, "person__name": "张三峰"}, person__phone="13900000001",
+                  area="330726101202")
+    record(systems["gongan"], person__name="王二", person__household_no="1112010001", person__relation_to_head="配偶")
+    for i in range(4):
+        record(systems["weijian"], person__name=f"李{i}", person__birth_date=f"19{50 + i}-01-0{i + 1}")
+    record(systems["gongan"], entity="house", house__code="FW001", house__address="东村1号", house__structure="砖混")
+    reconcile()
+    assert len(process_pools) == 1 and process_pools[0][0] == max(1, rc.parallel.cores() - 1)
+    in_workers = _golden_state()
+    person = Person.objects.get(pk=golden_of(head))
+    assert golden_of(same) == person.pk and person.name == "张三丰" and person.phone == "13900000001"
+    assert person.household.head_name == "张三丰" and person.attributes["person.ethnicity"] == "汉族"
+    assert provenance_of("person", person)["person.name"]["rule"] == "authoritative"
+
+    monkeypatch.setattr(rc, "PARALLEL_GOLDEN_FROM", 10**9)
+    reconcile(full=True)  # computed here: nothing changes
+    assert len(process_pools) == 1
+    assert _golden_state() == in_workers
+
+    # Changed golden records are updated by the workers as they would be here.
+    person.refresh_from_db()
+    version = person.version
+    record(systems["gongan"], **ZHANG, person__phone="13812345678", person__household_no="1112010001")
+    monkeypatch.setattr(rc, "PARALLEL_GOLDEN_FROM", 1)
+    reconcile(full=True)
+    assert len(process_pools) == 2
+    in_workers = _golden_state()
+    person.refresh_from_db()
+    assert person.phone == "13812345678" and person.version == version + 1
+    monkeypatch.setattr(rc, "PARALLEL_GOLDEN_FROM", 10**9)
+    reconcile(full=True)
+    assert _golden_state() == in_workers
