@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from yici.common.parallel import WorkerLost
 from yici.common.progress import ProgressBar
 from yici.registry.reconcile import export_clusters, reconcile
 
@@ -29,6 +30,8 @@ class Command(BaseCommand):
         bar = ProgressBar("reconcile", enabled=None if not options["quiet"] else False)
         try:
             result = reconcile(entity=options["entity"], full=options["full"], progress=bar.staged)
+        except WorkerLost as exc:  # killed by the system, most likely for want of memory
+            raise CommandError(f"{exc}; nothing was changed") from None
         finally:
             bar.close()
         self.stdout.write(
