@@ -356,3 +356,35 @@ def test_golden_values_computed_by_worker_processes_equal_those_computed_here(sy
     monkeypatch.setattr(rc, "PARALLEL_GOLDEN_FROM", 10**9)
     reconcile(full=True)
     assert _golden_state() == in_workers
+
+
+def test_workers_are_started_for_runs_that_add_many_records_only(systems, monkeypatch, process_pools):
+    monkeypatch.setattr(rc, "PARALLEL_GOLDEN_FROM", 3)
+    for i in range(2):
+        record(systems["gongan"], person__name=f"李{i}")
+    reconcile()
+    assert process_pools == []  # two new records: computed here
+    for i in range(3):
+        record(systems["gongan"], person__name=f"王{i}")
+    reconcile()
+    assert len(process_pools) == 1  # three records added since the last linked one
+    reconcile(full=True)
+    assert len(process_pools) == 2  # every record again
+    record(systems["gongan"], person__name="赵六")
+    reconcile()
+    assert len(process_pools) == 2 and Person.objects.count() == 6
+
+
+def test_a_run_finds_the_records_of_an_entity_that_have_no_link(systems):
+    house = record(systems["gongan"], entity="house", house__code="FW001")
+    person = record(systems["gongan"], **ZHANG)
+    assert rc._has_unlinked("house") and rc._has_unlinked("person")
+    reconcile(entity="house")
+    assert not rc._has_unlinked("house") and rc._has_unlinked("person")
+    reconcile()
+    assert not rc._has_unlinked("person")
+    Link.objects.filter(record=house).update(active=False)  # its link ended, none active
+    assert rc._has_unlinked("house")
+    reconcile()
+    assert not rc._has_unlinked("house") and Link.objects.filter(record=house, active=True).exists()
+    assert Link.objects.filter(record=person, active=True).count() == 1
