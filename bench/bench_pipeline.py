@@ -48,7 +48,7 @@ class TreeMemory:
     def __init__(self):
         import threading
 
-        self.peak_kib = 0
+        self.peak_kib = self.phase_peak_kib = 0
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
@@ -82,9 +82,15 @@ class TreeMemory:
         while not self.stopped.wait(0.5):
             total = sum(self._pss_kib(pid) for pid in self._tree(os.getpid()))
             self.peak_kib = max(self.peak_kib, total)
+            self.phase_peak_kib = max(self.phase_peak_kib, total)
 
     def peak_mb(self) -> float:
         return self.peak_kib / 1024
+
+    def phase(self) -> str:
+        """The peak since the last call, for the line of the phase that just ended."""
+        peak, self.phase_peak_kib = self.phase_peak_kib, 0
+        return f", with worker processes {peak / 1024:,.0f} MB"
 
 
 def sample_rows(path: Path, n: int) -> bytes:
@@ -195,8 +201,8 @@ def main() -> None:
         print(f"import skipped: database restored from {args.reconciled_snapshot if reconciled else args.snapshot}",
               flush=True)
     else:
-        print(f"import total: {total_rows} rows in {import_seconds:.1f} s (CPU {cpu() - started_cpu:.1f} s)",
-              flush=True)
+        print(f"import total: {total_rows} rows in {import_seconds:.1f} s (CPU {cpu() - started_cpu:.1f} s)"
+              f"{tree.phase() if tree else ''}", flush=True)
         if args.snapshot and not args.database_url:
             from django.db import connection
 
@@ -213,7 +219,7 @@ def main() -> None:
         stop_profile(profiler)
         print(f"reconcile (full): {result.records} records → {result.clusters} clusters, "
               f"{result.review_pairs} review pairs in {reconcile_seconds:.1f} s (CPU {cpu() - t_cpu:.1f} s), "
-              f"peak {peak_mb():,.0f} MB", flush=True)
+              f"peak {peak_mb():,.0f} MB{tree.phase() if tree else ''}", flush=True)
         print(f"  steps: {_steps(result)}", flush=True)
         print(f"import + reconcile: {import_seconds + reconcile_seconds:.1f} s", flush=True)
         if args.reconciled_snapshot and not args.database_url:

@@ -51,6 +51,21 @@ def _run(chunk: Sequence) -> list:
     return function(context, chunk)
 
 
+def _as_a_fresh_worker(settings_module: str | None) -> None:
+    """A spawned worker: a new interpreter, with Django set up as in the parent (the work may read
+    models' definitions, never the database)."""
+    _as_a_worker()
+    if settings_module:
+        os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+        import django
+
+        django.setup()
+
+
+def _call(function: Callable[[object, Sequence], list], context, chunk: Sequence) -> list:
+    return function(context, chunk)
+
+
 def map_chunks(function: Callable[[object, Sequence], list], context, chunks: Iterable[Sequence], *,
                parallel: bool = True) -> Iterator[list]:
     """``function(context, chunk)`` for each chunk, yielded in order.
@@ -70,23 +85,33 @@ def map_chunks(function: Callable[[object, Sequence], list], context, chunks: It
 
 
 class Workers:
-    """The worker processes of ``map_chunks``, kept for several maps and, with ``start``, forked
+    """The worker processes of ``map_chunks``, kept for several maps and, with ``start``, started
     at once rather than at the first chunk.
 
-    Forked early, while this process is small: a worker shares every page of its parent as it was
-    at the fork, and each page the parent writes afterwards is copied (the worker keeps the
-    original). Workers forked from a parent about to read a million records and touch them all
-    again would double them in memory; forked before, they cost what they hold. What they need
-    later comes with the chunks. Use as a context manager; ``map`` as ``map_chunks``.
+    A forked worker shares every page of its parent as it was at the fork, and each page the
+    parent writes afterwards is copied (the worker keeps the original): workers forked from a
+    parent about to read a million records and touch them all again would double them in memory.
+    Started early, they share only what the parent held then; ``fresh`` workers share nothing.
+    What they need later comes with the chunks. Use as a context manager; ``map`` as
+    ``map_chunks``.
     """
 
     def __init__(self, function: Callable[[object, Sequence], list], context, *, parallel: bool = True,
-                 start: bool = True, spare: int = 0):
+                 start: bool = True, spare: int = 0, fresh: bool = False):
         """``spare``: cores left to this process (for a caller that has work of its own while the
-        workers compute); at least one worker all the same."""
+        workers compute); at least one worker all the same.
+
+        ``fresh``: the workers are new interpreters (spawned, Django set up) rather than forks of
+        this process, so they hold none of its memory, whatever it holds now: a process that
+        imported a county's files before reconciling them still holds hundreds of megabytes that
+        a fork would keep alive in the worker once this process reuses them. Starting one costs
+        a second or two of the other core. ``function`` and ``context`` are then pickled (the
+        function by name) rather than inherited.
+        """
         self.function, self.context = function, context
         self.count = max(1, cores() - spare)
-        self.parallel = parallel and cores() >= 2 and "fork" in multiprocessing.get_all_start_methods()
+        self.fresh = fresh
+        self.parallel = parallel and cores() >= 2 and (fresh or "fork" in multiprocessing.get_all_start_methods())
         self.executor: ProcessPoolExecutor | None = None
         self.start_now = start
 
@@ -98,9 +123,21 @@ class Workers:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _submit(self, chunk: Sequence):
+        if self.fresh:
+            return self.executor.submit(_call, self.function, self.context, chunk)
+        return self.executor.submit(_run, chunk)
+
     def _fork(self, first: Sequence | None):
-        """Make the pool; its workers are forked by the first submit, done here."""
+        """Make the pool; its workers are forked (or spawned) by the first submit, done here."""
         global _work
+        if self.fresh:
+            from django.conf import settings
+
+            module = settings.SETTINGS_MODULE if settings.configured else None
+            self.executor = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_as_a_fresh_worker, initargs=(module,))
+            return self._submit(first) if first is not None else self.executor.submit(os.getpid)
         if _work is not None:
             raise RuntimeError("map_chunks does not nest")
         # The standard library's pool rather than multiprocessing.Pool: when a worker dies, the
@@ -118,7 +155,7 @@ class Workers:
                 # child. The workers run only ``function`` and the pool's own pipes.
                 warnings.filterwarnings("ignore", message=".*use of fork\\(\\) may lead to deadlocks",
                                         category=DeprecationWarning)
-                return self.executor.submit(_run, first) if first is not None else self.executor.submit(os.getpid)
+                return self._submit(first) if first is not None else self.executor.submit(os.getpid)
         finally:
             gc.unfreeze()
 
@@ -136,7 +173,7 @@ class Workers:
                     return
                 pending.append(self._fork(first))
             for chunk in chunks:
-                pending.append(self.executor.submit(_run, chunk))
+                pending.append(self._submit(chunk))
                 if len(pending) > IN_FLIGHT * self.count:
                     yield pending.popleft().result()
             while pending:
@@ -153,4 +190,5 @@ class Workers:
             # Chunks not started are dropped; a worker busy with one finishes it and exits.
             self.executor.shutdown(wait=False, cancel_futures=True)
             self.executor = None
-            _work = None
+            if not self.fresh:
+                _work = None

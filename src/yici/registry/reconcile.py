@@ -643,21 +643,23 @@ ENCODED = ("attributes", "provenance")
 
 
 def golden_workers(*, full: bool) -> parallel.Workers:
-    """Worker processes for the golden values of this run, forked now if the run is large.
+    """A worker process for the golden values of this run, started now if the run is large.
 
-    Forked before the run reads its records: forked later, every page of them that this process
-    touches afterwards would be copied, doubling a county's records in memory (see
-    ``parallel.Workers``). Whether the run is large is estimated before anything is read, from
-    two bounded scans of primary keys (counting a county's records or links took a second or
-    more each, the time an incremental run has for everything): with ``full``, whether there
-    are as many records as ``PARALLEL_GOLDEN_FROM``; otherwise whether as many were added after
-    the newest record that has ever been linked (imports add records in id order).
+    A new interpreter rather than a fork: this process may hold a great deal already (an upload
+    task, the demo and the benchmark import files first), and a forked worker keeps every page of
+    that alive once this process reuses it (a county's first run measured 4.1 GB in all, against
+    3.5 GB for this process alone). Started now, so that it sets up while the records are read.
+    Whether the run is large is estimated before anything is read, from two bounded scans of
+    primary keys (counting a county's records or links took a second or more each, the time an
+    incremental run has for everything): with ``full``, whether there are as many records as
+    ``PARALLEL_GOLDEN_FROM``; otherwise whether as many were added after the newest record that
+    has ever been linked (imports add records in id order).
     """
     after = 0 if full else Link.objects.aggregate(last=Max("record_id"))["last"] or 0
     large = SourceRecord.objects.filter(id__gt=after)[:PARALLEL_GOLDEN_FROM].count() >= PARALLEL_GOLDEN_FROM
     # One core is left to this process, which writes what the workers computed: on two cores,
     # the golden step of a county's first run took 66 s with two workers, 59 s with one.
-    return parallel.Workers(_golden_chunk, None, parallel=large, spare=1)
+    return parallel.Workers(_golden_chunk, None, parallel=large, spare=1, fresh=True)
 
 
 def _golden_columns(entity: str) -> tuple[list[str], list[str]]:

@@ -119,3 +119,22 @@ def test_workers_not_worth_starting_run_the_work_here():
             assert list(workers.map([[1]])) == [[(1, os.getpid())]]
         finally:
             _after_the_fork.clear()
+
+
+def _apps_ready(_context, chunk):
+    from django.apps import apps
+
+    return [(apps.ready, os.getpid()) for _ in chunk]
+
+
+@needs_cores
+def test_fresh_workers_are_new_interpreters_with_django_set_up(fail_instead_of_hanging):
+    _after_the_fork.append(1)  # before the workers start: a fork would see it
+    try:
+        with parallel.Workers(_count_after_the_fork, None, fresh=True) as workers:
+            seen = [value for chunk in workers.map([[1], [2]]) for value in chunk]
+    finally:
+        _after_the_fork.clear()
+    assert [n for n, _pid in seen] == [0, 0] and os.getpid() not in {pid for _n, pid in seen}
+    with parallel.Workers(_apps_ready, None, fresh=True) as workers:
+        assert [ready for chunk in workers.map([[1]]) for ready, _pid in chunk] == [True]
