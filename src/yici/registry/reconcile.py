@@ -634,11 +634,12 @@ def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], pro
     return _write_golden(entity, members, by_id, authority, set(), progress)
 
 
-# From this many golden records to write, their values are computed by worker processes
-# (``golden_workers``) while this one writes: on a county's first run, two cores instead of one.
+# From this many records added since the last run (every record, with ``full``), golden values
+# are computed by a worker process (``golden_workers``) while this one writes them: on a
+# county's first run, two cores instead of one.
 PARALLEL_GOLDEN_FROM = 50_000
 GOLDEN_CHUNK = BATCH * 5  # golden records a chunk of work
-# Columns written as JSON text made by the workers.
+# Columns that ``_golden_chunk`` gives as JSON text.
 ENCODED = ("attributes", "provenance")
 
 
