@@ -117,7 +117,7 @@ class Workers:
 
     def __enter__(self) -> "Workers":
         if self.parallel and self.start_now:
-            self._fork(None)
+            self._start(None)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -128,7 +128,7 @@ class Workers:
             return self.executor.submit(_call, self.function, self.context, chunk)
         return self.executor.submit(_run, chunk)
 
-    def _fork(self, first: Sequence | None):
+    def _start(self, first: Sequence | None):
         """Make the pool; its workers are forked (or spawned) by the first submit, done here."""
         global _work
         if self.fresh:
@@ -171,7 +171,7 @@ class Workers:
                 first = next(chunks, None)
                 if first is None:
                     return
-                pending.append(self._fork(first))
+                pending.append(self._start(first))
             for chunk in chunks:
                 pending.append(self._submit(chunk))
                 if len(pending) > IN_FLIGHT * self.count:
