@@ -18,6 +18,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -681,7 +682,7 @@ def _golden_chunk(_context, chunk: tuple) -> tuple[list, list, list]:
     (in a worker process of ``golden_workers``, or here).
 
     ``chunk`` is (entity, authority, now, items), an item (golden id, current version, current
-    area, current values or None for a new golden record, members as ``_member`` tuples). Returns
+    area, current values or None for a new golden record, its ``Member`` records). Returns
     (inserts, updates, changes): for new golden records (the row in ``_golden_columns`` order, with
     the JSON columns as text; for persons, (id, 户号, relation to head, area, name) for its
     household, else None); for the others (the columns whose value changed, the id, every column
@@ -692,15 +693,13 @@ def _golden_chunk(_context, chunk: tuple) -> tuple[list, list, list]:
     core = golden.CORE_FIELDS[entity]
     insert_fields, always = _golden_columns(entity)
     inserts, updates, changes = [], [], []
-    for gid, version, area_code, old_values, members in items:
-        group = [{"id": rid, "values": values, "system": system, "department": department, "observed_at": at,
-                  "area_code": area} for rid, values, system, department, at, area in members]
+    for gid, version, area_code, old_values, group in items:
         values, provenance = _survive(group, authority)
         obj = Row(gid, version=version + 1, area_code=area_code, provenance=provenance, updated_at=now)
         golden.apply_values(entity, obj, values, model)
         if len(group) == 1:
-            obj.area_code = group[0]["area_code"] or obj.area_code
-        elif areas := [(r["observed_at"], r["area_code"]) for r in group if r["area_code"]]:
+            obj.area_code = group[0].area_code or obj.area_code
+        elif areas := [(r.observed_at, r.area_code) for r in group if r.area_code]:
             obj.area_code = _most_specific_recent_area(areas)
         row = obj.__dict__
         if old_values is None:  # every value is new
@@ -727,11 +726,20 @@ def _golden_chunk(_context, chunk: tuple) -> tuple[list, list, list]:
     return inserts, updates, changes
 
 
-def _member(record: dict) -> tuple:
-    """What survivorship reads of a member record, as ``_golden_chunk`` takes it (a tuple: fewer
-    bytes to send to a worker than the record)."""
-    return (record["id"], record["values"], record["system"], record["department"], record["observed_at"],
-            record["area_code"])
+class Member(NamedTuple):
+    """What survivorship reads of a member record (fewer bytes to send to a worker than the record)."""
+
+    id: int
+    values: dict[str, str]
+    system: str
+    department: str
+    observed_at: str
+    area_code: str
+
+
+def _member(record: dict) -> Member:
+    return Member(record["id"], record["values"], record["system"], record["department"], record["observed_at"],
+                  record["area_code"])
 
 
 def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, dict], authority: dict[str, str],
@@ -816,28 +824,26 @@ def _golden_rows(entity: str, ids: list[int]) -> Iterable[tuple[int, int, str, R
         yield pk, version, area_code, Row(pk, attributes=attributes, **{f.attname: v for f, v in zip(fields, values, strict=True)})
 
 
-def _survive(group: list[dict], authority: dict[str, str]) -> tuple[dict[str, str], dict[str, dict]]:
+def _survive(group: list[Member], authority: dict[str, str]) -> tuple[dict[str, str], dict[str, dict]]:
     """``golden.survive`` over the members' values; a record alone is its own golden record."""
     if len(group) == 1:
         r = group[0]
-        rid, system, at = r["id"], r["system"], r["observed_at"]
-        values = {code: value for code, value in r["values"].items() if value != ""}
-        return values, golden.single_source_provenance(rid, system, at)
+        values = {code: value for code, value in r.values.items() if value != ""}
+        return values, golden.single_source_provenance(r.id, r.system, r.observed_at)
     # Several records: an element that only one of them states needs no choosing (the most common
     # case), so candidates are made only for the others, newest first as survivorship reads them
     # (the group sorted once rather than each element's candidates).
-    stated: dict[str, list[dict]] = {}
-    for r in sorted(group, key=lambda r: (r["observed_at"], r["id"]), reverse=True):
-        for code, value in r["values"].items():
+    stated: dict[str, list[Member]] = {}
+    for r in sorted(group, key=lambda r: (r.observed_at, r.id), reverse=True):
+        for code, value in r.values.items():
             if value != "":
                 if code in stated:
                     stated[code].append(r)
                 else:
                     stated[code] = [r]
-    contested = {code: [golden.Candidate(r["values"][code], r["id"], r["system"], r["department"], r["observed_at"])
-                        for r in rs]
+    contested = {code: [golden.Candidate(r.values[code], r.id, r.system, r.department, r.observed_at) for r in rs]
                  for code, rs in stated.items() if len(rs) > 1}
-    once = {code: (rs[0]["values"][code], rs[0]["id"], rs[0]["system"], rs[0]["observed_at"])
+    once = {code: (rs[0].values[code], rs[0].id, rs[0].system, rs[0].observed_at)
             for code, rs in stated.items() if len(rs) == 1}
     return golden.survive(contested, authority, stated_once=once, ordered=True)
 

@@ -94,7 +94,8 @@ def signal_handlers_restored():
 
 @pytest.fixture
 def process_pools(monkeypatch) -> list:
-    """The worker pools ``common.parallel.map_chunks`` starts during the test: their arguments, in order."""
+    """The worker pools ``common.parallel`` starts during the test (``map_chunks``, ``Workers``):
+    their arguments, in order."""
     from yici.common import parallel
 
     started = []

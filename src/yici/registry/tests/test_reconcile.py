@@ -291,13 +291,12 @@ def test_survivorship_of_a_group_equals_choosing_among_all_its_candidates():
         for rid in rng.sample(range(1, 50), rng.randint(2, 5)):
             system, department = rng.choice(systems_)
             values = {code: rng.choice(["", "甲", "乙", "丙"]) for code in rng.sample(codes, rng.randint(1, len(codes)))}
-            group.append({"id": rid, "system": system, "department": department,
-                          "observed_at": rng.choice(["2025-01-01", "2025-06-01", "2026-01-01"]), "values": values})
+            group.append(rc.Member(rid, values, system, department,
+                                   rng.choice(["2025-01-01", "2025-06-01", "2026-01-01"]), ""))
         every = {}
         for r in group:
-            for code, value in r["values"].items():
-                every.setdefault(code, []).append(
-                    golden.Candidate(value, r["id"], r["system"], r["department"], r["observed_at"]))
+            for code, value in r.values.items():
+                every.setdefault(code, []).append(golden.Candidate(value, r.id, r.system, r.department, r.observed_at))
         expected_values, expected = golden.survive(every, authority)
         values, provenance = rc._survive(group, authority)
         assert values == expected_values, trial
