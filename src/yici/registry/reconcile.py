@@ -309,7 +309,7 @@ def _has_unlinked(entity: str) -> bool:
 def _reconcile_with_keys(stats: dict, cache: keycache.KeyCache, *, actor, authority, progress: Progress,
                          households: "_Households | None" = None, workers: parallel.Workers | None = None) -> dict:
     """An incremental person run that reads only the new records and their candidates (found in
-    the key table), and every record of the golden records those belong to."""
+    the key table), and every record of the golden records that the model pairs them with."""
     t = time.perf_counter()
     recent = list(SourceRecord.objects.filter(entity="person", id__gt=cache.max_id - keycache.MARGIN)
                   .values_list("id", flat=True))
@@ -332,13 +332,12 @@ def _reconcile_with_keys(stats: dict, cache: keycache.KeyCache, *, actor, author
     # The model compares the new records with the candidates' linkage inputs, kept in the file;
     # clusters are formed from the golden records of the candidates with all their members.
     linkage_input = cache.linkage_rows(candidates, inputs)
-    members = _members_of(set(_linked_of(candidates).values()))
-    links = linked | members
     keycache.schedule_append(inputs, keys, cache)
     _lap(stats, "read", t)
-    return _reconcile_records("person", stats, unknown_records, links, new_ids, full=False, actor=actor,
+    return _reconcile_records("person", stats, unknown_records, linked, new_ids, full=False, actor=actor,
                               authority=authority, progress=progress, name_counts=name_counts,
-                              linkage_input=linkage_input, households=households, workers=workers)
+                              linkage_input=linkage_input, households=households, workers=workers,
+                              links_of_paired=lambda paired: _members_of(set(_linked_of(sorted(paired)).values())))
 
 
 def _in_list(values: list) -> tuple[str, list]:
@@ -399,14 +398,16 @@ def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dic
                        full: bool, actor, authority, progress: Progress,
                        name_counts: dict[str, int] | None = None, linkage_input=None,
                        households: "_Households | None" = None, inputs_of_records: pa.Table | None = None,
-                       workers: parallel.Workers | None = None) -> dict:
+                       workers: parallel.Workers | None = None,
+                       links_of_paired: Callable[[set[int]], dict[int, int]] | None = None) -> dict:
     """Link ``records`` into golden records.
 
     ``records`` are every record of the entity; or, in a run with the key table, the records not
-    yet in it, with ``links`` holding the candidates' golden records and all their members, and
-    ``linkage_input`` the linkage inputs of the new records and the candidates
-    (``inputs_of_records``: those of ``records``, when already made). Records whose
-    values are needed later (members of changed golden records) are then read.
+    yet in it, with ``links`` holding their own links, ``linkage_input`` the linkage inputs of the
+    new records and the candidates, and ``links_of_paired`` giving, for the candidates that the
+    model pairs, every link of their golden records (``inputs_of_records``: the linkage inputs of
+    ``records``, when already made). Records whose values are needed later (members of changed
+    golden records) are then read.
     """
     by_id = {r["id"]: r for r in records}
     stats.update(records=len(records) if linkage_input is None else linkage_input.num_rows,
@@ -417,6 +418,26 @@ def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dic
         progress(f"{entity}: matching", 0, len(records))
 
     t = time.perf_counter()
+    if entity == "person":
+        from yici.registry import linkage
+
+        extra = {} if name_counts is None else {"name_counts": name_counts}
+        given = linkage_input if linkage_input is not None else inputs_of_records
+        # Every record new (a county's first run): every pair is scored, without first looking for
+        # the candidates of the new ones.
+        every_pair = full or (linkage_input is None and len(new_ids) == len(by_id))
+        pairs = linkage.predict_person_pairs(records if given is None else given,
+                                             new_ids=None if every_pair else new_ids,
+                                             min_probability=REVIEW_THRESHOLD, **extra)
+    else:
+        pairs = _key_pairs(entity, records, None if full else new_ids)
+    del records
+    t = _lap(stats, "match", t)
+
+    if links_of_paired is not None:
+        # Only clusters that a pair reaches can change: the other candidates' are left unread.
+        links = {**links, **links_of_paired({x for a, b, _p in pairs for x in (a, b)} - by_id.keys())}
+        t = _lap(stats, "read", t)
     decided_same, decided_apart = _decisions(entity)
     uf = UnionFind()
     for rid in by_id:
@@ -435,23 +456,6 @@ def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dic
     for a, b in decided_same:
         if a in uf.parent and b in uf.parent:
             uf.union(a, b)
-
-    if entity == "person":
-        from yici.registry import linkage
-
-        extra = {} if name_counts is None else {"name_counts": name_counts}
-        given = linkage_input if linkage_input is not None else inputs_of_records
-        # Every record new (a county's first run): every pair is scored, without first looking for
-        # the candidates of the new ones.
-        every_pair = full or (linkage_input is None and len(new_ids) == len(by_id))
-        pairs = linkage.predict_person_pairs(records if given is None else given,
-                                             new_ids=None if every_pair else new_ids,
-                                             min_probability=REVIEW_THRESHOLD, **extra)
-    else:
-        pairs = _key_pairs(entity, records, None if full else new_ids)
-    del records
-    t = _lap(stats, "match", t)
-
     apart = _ApartIndex(decided_apart)
     review_candidates = []
     for a, b, p in sorted(pairs, key=lambda t: -t[2]):
