@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from yici.catalog.models import DataElement
 from yici.common import parallel
+from yici.common.collector import collector_paused
 from yici.common.db import bulk_cache, fast_insert
 from yici.exchange.areas import AreaResolver
 from yici.exchange.models import ImportBatch, ImportStatus, LineSystem
@@ -162,6 +163,7 @@ def load_mapping_file(path: Path) -> dict[str, str | None]:
     return mapping
 
 
+@collector_paused()
 def import_prepare(
     *,
     data: bytes,
@@ -294,6 +296,7 @@ def _text(value) -> str:
     return str(value)
 
 
+@collector_paused()
 def import_dry_run(plan: ImportPlan, *, progress: Progress = None) -> ImportSummary:
     """Normalise and validate every row, report outcomes, store nothing."""
     specs = element_specs_from_catalog()
@@ -308,6 +311,7 @@ def _count(outcomes) -> Counter:
     return counts
 
 
+@collector_paused()
 def import_run(
     plan: ImportPlan, *, actor=None, progress: Progress = None, batch: ImportBatch | None = None
 ) -> ImportSummary:

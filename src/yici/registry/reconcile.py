@@ -13,7 +13,6 @@ and a golden record left empty is marked as merged into its successor.
 
 import contextlib
 import datetime
-import gc
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -31,6 +30,7 @@ from django.utils import timezone
 
 from yici.catalog.models import DataElement
 from yici.common import parallel
+from yici.common.collector import collector_paused
 from yici.common.db import (
     Row,
     bulk_cache,
@@ -212,7 +212,8 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
     # household records already made (see ``_Households``).
     entities = [entity] if entity else ["household", "house", "place", "person"]
     households = _Households()
-    with bulk_cache(), golden_workers(full=full) as workers:
+    # Millions of small objects and no reference cycles: the cyclic collector would only rescan them.
+    with bulk_cache(), golden_workers(full=full) as workers, collector_paused():
         _reconcile_entities(entity, entities, result, full=full, actor=actor, authority=authority,
                             progress=progress, households=households, workers=workers)
     result.seconds = time.perf_counter() - started
@@ -253,37 +254,30 @@ def _reconcile_entity(entity: str, *, full: bool, actor, authority, progress: Pr
     stats = dict(records=0, new_records=0, clusters=0, created=0, merged_away=0, relinked=0, review_pairs=0,
                  updated=0)
     stats["touched"] = set()
-    # Millions of small objects and no reference cycles: the cyclic collector would only rescan them.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        if entity == "person" and not full and (cache := keycache.open_cache()) is not None:
-            try:
-                return _reconcile_with_keys(stats, cache, actor=actor, authority=authority, progress=progress,
-                                            households=households, workers=workers)
-            finally:
-                cache.close()
-        if not full and not _has_unlinked(entity):
-            stats["records"] = SourceRecord.objects.filter(entity=entity).count()
-            return stats
-        t = time.perf_counter()
-        records = _records(entity)
-        links = _active_links(entity)
-        new_ids = {r["id"] for r in records if r["id"] not in links}
-        t = _lap(stats, "read", t)
-        inputs = None
-        if entity == "person" and records:
-            inputs, keys = features.key_tables(records)
-            keycache.schedule_rebuild(inputs, keys)
-            # The same linkage inputs feed the model: a million records are converted once.
-            inputs = inputs.append_column("pos", pa.array(range(inputs.num_rows), pa.int64()))
-            _lap(stats, "key_table", t)
-        return _reconcile_records(entity, stats, records, links, new_ids, full=full, actor=actor,
-                                  authority=authority, progress=progress, households=households,
-                                  inputs_of_records=inputs, workers=workers)
-    finally:
-        if enabled:
-            gc.enable()
+    if entity == "person" and not full and (cache := keycache.open_cache()) is not None:
+        try:
+            return _reconcile_with_keys(stats, cache, actor=actor, authority=authority, progress=progress,
+                                        households=households, workers=workers)
+        finally:
+            cache.close()
+    if not full and not _has_unlinked(entity):
+        stats["records"] = SourceRecord.objects.filter(entity=entity).count()
+        return stats
+    t = time.perf_counter()
+    records = _records(entity)
+    links = _active_links(entity)
+    new_ids = {r["id"] for r in records if r["id"] not in links}
+    t = _lap(stats, "read", t)
+    inputs = None
+    if entity == "person" and records:
+        inputs, keys = features.key_tables(records)
+        keycache.schedule_rebuild(inputs, keys)
+        # The same linkage inputs feed the model: a million records are converted once.
+        inputs = inputs.append_column("pos", pa.array(range(inputs.num_rows), pa.int64()))
+        _lap(stats, "key_table", t)
+    return _reconcile_records(entity, stats, records, links, new_ids, full=full, actor=actor,
+                              authority=authority, progress=progress, households=households,
+                              inputs_of_records=inputs, workers=workers)
 
 
 def _lap(stats: dict, name: str, since: float) -> float:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import gc
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from splink import DuckDBAPI, Linker
 
+from yici.common.collector import collector_paused
 from yici.registry.linkage import features, model
 
 __all__ = [
@@ -152,18 +152,11 @@ def predict_person_pairs(
     ``name_counts`` (with ``new_ids``): the namesake counts from :func:`features.candidates_from_keys`,
     when ``records`` holds only the new records and their candidates found in a key table.
     """
-    # With a million records in memory a cyclic garbage collection costs half a second, and this
-    # allocates enough to trigger several; nothing here creates reference cycles.
     if len(records) < 2 or (new_ids is not None and not new_ids):
         return []
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():  # a million records in memory: each full collection would rescan them
         return _predict(records, new_ids, min_probability, model_settings,
                         _auto_threshold() if auto_threshold is None else auto_threshold, name_counts)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _predict(records, new_ids, min_probability, model_settings, auto_threshold,
