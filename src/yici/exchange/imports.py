@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from yici.catalog.models import DataElement
 from yici.common import parallel
 from yici.common.collector import collector_paused
-from yici.common.db import bulk_cache, fast_insert
+from yici.common.db import bulk_cache, fast_insert, indexes_built_after
 from yici.exchange.areas import AreaResolver
 from yici.exchange.models import ImportBatch, ImportStatus, LineSystem
 from yici.exchange.tabular import Table, TableError, read_table
@@ -351,26 +351,28 @@ def import_run(
         constants = {"kind": SourceKind.IMPORT, "system_id": system.pk, "batch_id": batch.pk, "observed_at": now,
                      "actor_id": user.pk if user else None, "context": "", "parent_id": None}
         total = facets = 0
-        for outcome in _row_outcomes(plan, specs, resolver, progress):
-            if outcome.status == "empty":
-                continue
-            total += 1
-            counts[outcome.status] += 1
-            if not outcome.area_code:
-                counts["unassigned"] += 1
-            if outcome.status != RecordStatus.OK and len(problems) < 1000:
-                problems.append(outcome)
-            pending.append((outcome.row_number, outcome.sheet_row, outcome.area_code, plan.entity, outcome.values,
-                            outcome.raw, outcome.issues, outcome.status))
-            facet = _facet(plan.entity, outcome)
-            if facet is not None:
-                pending.append((outcome.row_number, outcome.sheet_row, outcome.area_code, "person", facet[0], facet[1],
-                                {}, RecordStatus.OK))
-                facets += 1
-            if len(pending) >= BATCH_SIZE:
-                fast_insert(SourceRecord, pending, RECORD_FIELDS, sequences=True, constants=constants)
-                pending = []
-        fast_insert(SourceRecord, pending, RECORD_FIELDS, sequences=True, constants=constants)
+        # A county's first import of a large export: the record indexes are built once, at the end.
+        with indexes_built_after(SourceRecord, adding=len(plan.table.rows)):
+            for outcome in _row_outcomes(plan, specs, resolver, progress):
+                if outcome.status == "empty":
+                    continue
+                total += 1
+                counts[outcome.status] += 1
+                if not outcome.area_code:
+                    counts["unassigned"] += 1
+                if outcome.status != RecordStatus.OK and len(problems) < 1000:
+                    problems.append(outcome)
+                pending.append((outcome.row_number, outcome.sheet_row, outcome.area_code, plan.entity, outcome.values,
+                                outcome.raw, outcome.issues, outcome.status))
+                facet = _facet(plan.entity, outcome)
+                if facet is not None:
+                    pending.append((outcome.row_number, outcome.sheet_row, outcome.area_code, "person", facet[0], facet[1],
+                                    {}, RecordStatus.OK))
+                    facets += 1
+                if len(pending) >= BATCH_SIZE:
+                    fast_insert(SourceRecord, pending, RECORD_FIELDS, sequences=True, constants=constants)
+                    pending = []
+            fast_insert(SourceRecord, pending, RECORD_FIELDS, sequences=True, constants=constants)
         if facets:
             _link_facets(batch, plan.entity)
         batch.header_rows, batch.first_data_row = plan.table.header_rows, plan.table.first_data_row

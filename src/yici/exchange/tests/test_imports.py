@@ -90,6 +90,39 @@ def test_a_house_row_also_records_its_owner(world, catalog):
     assert owner.values == {"person.name": "张三丰", "person.id_number": "330726196005170013", "person.village": "樟树村"}
 
 
+def test_a_first_import_builds_the_record_indexes_after_its_rows_and_keeps_them(world, catalog, monkeypatch):
+    import contextlib
+
+    from django.db import connection
+
+    from yici.common import db as common_db
+
+    def indexes():
+        with connection.cursor() as cursor:
+            return sorted(common_db._secondary_indexes(cursor, SourceRecord._meta.db_table))
+
+    deferred = []
+    built_after = common_db.indexes_built_after
+
+    @contextlib.contextmanager
+    def spy(model, adding, **kwargs):
+        with built_after(model, adding, **kwargs) as dropped:
+            deferred.append((model, adding, dropped))
+            yield dropped
+
+    monkeypatch.setattr("yici.exchange.imports.indexes_built_after", spy)
+    sqlite = connection.vendor == "sqlite"
+    before = indexes() if sqlite else None
+    rows = [["房屋编号", "产权人姓名", "产权人身份证号", "所属村"],
+            *[[f"330726101201{i:04d}", f"张{i}", "", "樟树村"] for i in range(1, 6)]]
+    summary = import_run(import_prepare(data=workbook_bytes(rows), filename="h.xlsx", system_code="zhujian_test"))
+    assert deferred == [(SourceRecord, 5, sqlite)]  # the table was empty: dropped (SQLite only)
+    if sqlite:
+        assert indexes() == before and before
+    owners = SourceRecord.objects.filter(batch=summary.batch, entity="person")
+    assert owners.count() == 5 and all(o.parent.row_number == o.row_number for o in owners)
+
+
 def test_a_mapping_override_wins(world, catalog, tmp_path):
     plan = import_prepare(data=workbook_bytes(PEOPLE), filename="p.xlsx", system_code="x",
                           overrides={"备注": "person.employer", "H": "person.employer"})
