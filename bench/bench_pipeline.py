@@ -172,6 +172,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from yici.catalog.services import BUILTIN_CATALOG, catalog_load
+    from yici.common.db import wait_for_checkpoints
     from yici.exchange.imports import import_prepare, import_run
     from yici.registry import keycache
     from yici.registry.reconcile import reconcile
@@ -206,6 +207,7 @@ def main() -> None:
         if args.snapshot and not args.database_url:
             from django.db import connection
 
+            wait_for_checkpoints()  # then this connection is the last: closing it empties the log
             connection.close()  # a consistent file: nothing pending in the WAL
             shutil.copyfile(var / "yici.sqlite3", args.snapshot)
 
@@ -225,6 +227,7 @@ def main() -> None:
         if args.reconciled_snapshot and not args.database_url:
             from django.db import connection
 
+            wait_for_checkpoints()  # then this connection is the last: closing it empties the log
             connection.close()  # a consistent file: nothing pending in the WAL
             args.reconciled_snapshot.mkdir(parents=True)
             shutil.copyfile(var / "yici.sqlite3", args.reconciled_snapshot / "yici.sqlite3")
@@ -249,6 +252,10 @@ def main() -> None:
     if tree is not None:
         print(f"peak memory with its worker processes: {tree.peak_mb():,.0f} MB (sum of their PSS, "
               "sampled every 0.5 s)")
+    from django.db import connections
+
+    connections.close_all()
+    shutil.rmtree(var, ignore_errors=True)  # a county's database: gigabytes
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from yici.catalog.models import DataElement
 from yici.common import parallel
 from yici.common.collector import collector_paused
-from yici.common.db import bulk_cache, fast_insert, indexes_built_after
+from yici.common.db import bulk_cache, checkpoint_after_commit, fast_insert, indexes_built_after
 from yici.exchange.areas import AreaResolver
 from yici.exchange.models import ImportBatch, ImportStatus, LineSystem
 from yici.exchange.tabular import Table, TableError, read_table
@@ -335,7 +335,7 @@ def import_run(
     resolver = AreaResolver()
     now = timezone.now()
     user = actor if getattr(actor, "is_authenticated", False) else None
-    with transaction.atomic(), bulk_cache():
+    with transaction.atomic(), bulk_cache(), checkpoint_after_commit():
         if batch is None:
             ImportBatch.objects.filter(system=system, sha256=plan.sha256, sheet_name=plan.table.sheet_name or "",
                                        entity=plan.entity).exclude(status=ImportStatus.DONE).delete()

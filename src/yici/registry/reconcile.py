@@ -34,6 +34,7 @@ from yici.common.collector import collector_paused
 from yici.common.db import (
     Row,
     bulk_cache,
+    checkpoint_after_commit,
     fast_insert,
     fast_update,
     indexes_built_after,
@@ -213,7 +214,7 @@ def reconcile(*, entity: str | None = None, full: bool = False, actor=None, prog
     entities = [entity] if entity else ["household", "house", "place", "person"]
     households = _Households()
     # Millions of small objects and no reference cycles: the cyclic collector would only rescan them.
-    with bulk_cache(), golden_workers(full=full) as workers, collector_paused():
+    with bulk_cache(), checkpoint_after_commit(), golden_workers(full=full) as workers, collector_paused():
         _reconcile_entities(entity, entities, result, full=full, actor=actor, authority=authority,
                             progress=progress, households=households, workers=workers)
     result.seconds = time.perf_counter() - started
