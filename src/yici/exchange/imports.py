@@ -13,20 +13,19 @@ import hashlib
 import itertools
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yici.catalog.models import DataElement
 from yici.common import parallel
 from yici.common.collector import collector_paused
-from yici.common.db import bulk_cache, checkpoint_after_commit, fast_insert, indexes_built_after
+from yici.common.db import bulk_cache, checkpoint_after_commit, fast_insert, indexes_built_after, reserve_ids
 from yici.exchange.areas import AreaResolver
 from yici.exchange.models import ImportBatch, ImportStatus, LineSystem
 from yici.exchange.tabular import Table, TableError, read_table
@@ -344,37 +343,12 @@ def import_run(
                 sheet_name=plan.table.sheet_name or "", entity=plan.entity, area_code=plan.area_code,
                 status=ImportStatus.RUNNING, created_by=user,
             )
-        counts: Counter = Counter()
-        problems: list[RowOutcome] = []
-        pending: list[tuple] = []  # RECORD_FIELDS
         # The same for every record of the file: written into the statement once.
         constants = {"kind": SourceKind.IMPORT, "system_id": system.pk, "batch_id": batch.pk, "observed_at": now,
-                     "actor_id": user.pk if user else None, "context": "", "parent_id": None}
-        total = facets = 0
+                     "actor_id": user.pk if user else None, "context": ""}
         # A county's first import of a large export: the record indexes are built once, at the end.
         with indexes_built_after(SourceRecord, adding=len(plan.table.rows)):
-            for outcome in _row_outcomes(plan, specs, resolver, progress):
-                if outcome.status == "empty":
-                    continue
-                total += 1
-                counts[outcome.status] += 1
-                if not outcome.area_code:
-                    counts["unassigned"] += 1
-                if outcome.status != RecordStatus.OK and len(problems) < 1000:
-                    problems.append(outcome)
-                pending.append((outcome.row_number, outcome.sheet_row, outcome.area_code, plan.entity, outcome.values,
-                                outcome.raw, outcome.issues, outcome.status))
-                facet = _facet(plan.entity, outcome)
-                if facet is not None:
-                    pending.append((outcome.row_number, outcome.sheet_row, outcome.area_code, "person", facet[0], facet[1],
-                                    {}, RecordStatus.OK))
-                    facets += 1
-                if len(pending) >= BATCH_SIZE:
-                    fast_insert(SourceRecord, pending, RECORD_FIELDS, sequences=True, constants=constants)
-                    pending = []
-            fast_insert(SourceRecord, pending, RECORD_FIELDS, sequences=True, constants=constants)
-        if facets:
-            _link_facets(batch, plan.entity)
+            counts, problems, total = _store_records(plan, _row_outcomes(plan, specs, resolver, progress), constants)
         batch.header_rows, batch.first_data_row = plan.table.header_rows, plan.table.first_data_row
         batch.mapping = [c.as_json() for c in plan.columns]
         batch.rows_total = total
@@ -408,10 +382,50 @@ def _facet(entity: str, outcome: RowOutcome) -> tuple[dict, dict] | None:
 RECORD_FIELDS = ("row_number", "sheet_row", "area_code", "entity", "values", "raw", "issues", "status")
 
 
-def _link_facets(batch: ImportBatch, entity: str) -> None:
-    """Point each owner facet at the record of its row (one statement; inserts return no keys)."""
-    rows = SourceRecord.objects.filter(batch=batch, entity=entity, row_number=OuterRef("row_number")).values("pk")[:1]
-    SourceRecord.objects.filter(batch=batch, entity="person", parent__isnull=True).update(parent_id=Subquery(rows))
+def _store_records(plan: ImportPlan, outcomes: Iterable[RowOutcome],
+                   constants: dict) -> tuple[Counter, list[RowOutcome], int]:
+    """Write a record for each row that is not empty, and one for the owner (or manager) a row
+    names, pointing at the row's record. Returns the counts by status, the first thousand rows with
+    a problem, and the number of rows written."""
+    counts: Counter = Counter()
+    problems: list[RowOutcome] = []
+    pending: list[tuple] = []  # RECORD_FIELDS
+    facets: list[int] = []  # positions in ``pending`` of owners, each right after its row's record
+    total = 0
+    for outcome in outcomes:
+        if outcome.status == "empty":
+            continue
+        total += 1
+        counts[outcome.status] += 1
+        if not outcome.area_code:
+            counts["unassigned"] += 1
+        if outcome.status != RecordStatus.OK and len(problems) < 1000:
+            problems.append(outcome)
+        pending.append((outcome.row_number, outcome.sheet_row, outcome.area_code, plan.entity, outcome.values,
+                        outcome.raw, outcome.issues, outcome.status))
+        facet = _facet(plan.entity, outcome)
+        if facet is not None:
+            facets.append(len(pending))
+            pending.append((outcome.row_number, outcome.sheet_row, outcome.area_code, "person", facet[0], facet[1],
+                            {}, RecordStatus.OK))
+        if len(pending) >= BATCH_SIZE:
+            _insert_records(pending, facets, constants)
+            pending, facets = [], []
+    _insert_records(pending, facets, constants)
+    return counts, problems, total
+
+
+def _insert_records(pending: list[tuple], facets: list[int], constants: dict) -> None:
+    """Insert ``pending`` records (RECORD_FIELDS); those at the positions ``facets`` point at the
+    record before them. Their ids are reserved first (inserts return no keys), which spares an
+    update of every owner record after the insert."""
+    if not facets:
+        fast_insert(SourceRecord, pending, RECORD_FIELDS, sequences=True, constants={**constants, "parent_id": None})
+        return
+    ids = reserve_ids(SourceRecord, len(pending))
+    parent_of = {i: ids[i - 1] for i in facets}
+    fast_insert(SourceRecord, ((ids[i], parent_of.get(i), *fields) for i, fields in enumerate(pending)),
+                ("id", "parent_id", *RECORD_FIELDS), sequences=True, constants=constants)
 
 
 def line_system_for_import(code: str, *, name: str = "", department=None) -> LineSystem:
