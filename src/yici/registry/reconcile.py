@@ -325,7 +325,7 @@ def _reconcile_with_keys(stats: dict, cache: keycache.KeyCache, *, actor, author
                       "select * from kc.keys union all by name select * from __straggler_keys")
     candidates, name_counts = features.candidates_from_keys(cache.con, "__existing", keys.filter(is_new))
     # The model compares the new records with the candidates' linkage inputs, kept in the file;
-    # clusters are formed from the golden records of the candidates with all their members.
+    # clusters are formed from the golden records, with all their members, of the candidates it pairs.
     linkage_input = cache.linkage_rows(candidates, inputs)
     keycache.schedule_append(inputs, keys, cache)
     _lap(stats, "read", t)

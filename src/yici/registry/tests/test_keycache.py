@@ -155,3 +155,42 @@ def test_a_rebuild_that_is_rolled_back_leaves_the_current_file_in_use(systems, d
     cache.close()
     keycache._remove_stale(keycache.path(), older_than=0)  # a later rebuild clears what was left
     assert not list(keycache.path().parent.glob("*.tmp"))
+
+
+def test_only_the_clusters_of_candidates_the_model_pairs_are_read(systems, django_capture_on_commit_callbacks,
+                                                                  monkeypatch):
+    import datetime
+
+    from yici.registry.idnumbers import make_id_number
+
+    zhang = record(systems["gongan"], **ZHANG)
+    # Born the same day in the same county: a candidate of every new 张三丰 (same ID prefix), but
+    # a different person whom the model does not pair with him.
+    same_day = record(systems["gongan"], person__name="张建国", person__gender="男", person__birth_date="1960-05-17",
+                      person__id_number=make_id_number(region="330726", birth_date=datetime.date(1960, 5, 17),
+                                                       sequence=7, male=True))
+    people(systems["gongan"], 10)
+    with django_capture_on_commit_callbacks(execute=True):
+        reconcile()
+
+    candidates: list[int] = []
+    looked_up: list[int] = []
+    find, linked_of = rc.features.candidates_from_keys, rc._linked_of
+
+    def spy_candidates(*args, **kwargs):
+        ids, counts = find(*args, **kwargs)
+        candidates.extend(ids)
+        return ids, counts
+
+    def spy_linked_of(record_ids):
+        looked_up.extend(record_ids)
+        return linked_of(record_ids)
+
+    monkeypatch.setattr(rc.features, "candidates_from_keys", spy_candidates)
+    monkeypatch.setattr(rc, "_linked_of", spy_linked_of)
+    zhang2 = record(systems["weijian"], **ZHANG)
+    with django_capture_on_commit_callbacks(execute=True):
+        reconcile(entity="person")
+    assert golden_of(zhang2) == golden_of(zhang) != golden_of(same_day)
+    assert {zhang.pk, same_day.pk} <= set(candidates)
+    assert zhang.pk in looked_up and same_day.pk not in looked_up
