@@ -1,5 +1,6 @@
 """Database helpers for bulk work that the ORM does slowly."""
 
+import atexit
 import contextlib
 import json
 import logging
@@ -123,11 +124,15 @@ def wait_for_checkpoints() -> None:
 
     Before copying a database file: while a checkpoint's connection is open, closing the others
     leaves the log in place (the last connection to close empties it), and a copy of the file
-    alone would miss what the log holds.
+    alone would miss what the log holds. Also when the process exits: a command that has printed
+    its result finishes the checkpoint of its commit rather than leave it to the next process.
     """
     for thread in list(_checkpoints):
         thread.join()
     _checkpoints.clear()
+
+
+atexit.register(wait_for_checkpoints)
 
 
 def _checkpoint(path: str) -> None:

@@ -61,12 +61,12 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def run(tmp_path) -> dict:
+def run(tmp_path, script: str = SCRIPT) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # SQLite, whatever this run uses
     env.update(YICI_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="yici.settings")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
 
 
 def test_a_bulk_transaction_is_checkpointed_after_its_commit_by_a_thread(tmp_path):
@@ -79,3 +79,30 @@ def test_a_bulk_transaction_is_checkpointed_after_its_commit_by_a_thread(tmp_pat
     # A block that raises starts nothing and checkpoints as before; its rows are gone.
     assert out["after_rollback"] == 1000 and out["thread_after_rollback"] is False
     assert out["rows"] == 10_000
+
+
+EXITS_RIGHT_AFTER_COMMIT = textwrap.dedent("""
+    import os, pathlib, time
+    import django
+    django.setup()
+    from django.db import connection, transaction
+    from yici.common import db as common_db
+
+    original = common_db._checkpoint
+
+    def slow_checkpoint(path):
+        time.sleep(1)
+        original(path)
+        pathlib.Path(os.environ["YICI_VAR_DIR"], "checkpointed").touch()
+
+    common_db._checkpoint = slow_checkpoint
+    with transaction.atomic(), common_db.checkpoint_after_commit():
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE t (x TEXT)")
+            cursor.executemany("INSERT INTO t VALUES (%s)", [("x" * 1000,) for _ in range(5_000)])
+""")
+
+
+def test_a_process_that_exits_right_after_its_commit_finishes_the_checkpoint_first(tmp_path):
+    run(tmp_path, EXITS_RIGHT_AFTER_COMMIT)
+    assert (tmp_path / "checkpointed").exists()
