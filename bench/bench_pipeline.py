@@ -93,6 +93,16 @@ class TreeMemory:
         return f", with worker processes {peak / 1024:,.0f} MB"
 
 
+def close_database() -> None:
+    """Leave the database file consistent, nothing pending in its log (to copy or remove it)."""
+    from django.db import connection
+
+    from yici.common.db import wait_for_checkpoints
+
+    wait_for_checkpoints()  # then this connection is the last: closing it empties the log
+    connection.close()
+
+
 def sample_rows(path: Path, n: int) -> bytes:
     """Every k-th data row of a generated file, as a new CSV export (same header)."""
     encoding = "gbk" if "卫健" in path.name else "utf-8"
@@ -172,7 +182,6 @@ def main() -> None:
     from django.core.management import call_command
 
     from yici.catalog.services import BUILTIN_CATALOG, catalog_load
-    from yici.common.db import wait_for_checkpoints
     from yici.exchange.imports import import_prepare, import_run
     from yici.registry import keycache
     from yici.registry.reconcile import reconcile
@@ -205,10 +214,7 @@ def main() -> None:
         print(f"import total: {total_rows} rows in {import_seconds:.1f} s (CPU {cpu() - started_cpu:.1f} s)"
               f"{tree.phase() if tree else ''}", flush=True)
         if args.snapshot and not args.database_url:
-            from django.db import connection
-
-            wait_for_checkpoints()  # then this connection is the last: closing it empties the log
-            connection.close()  # a consistent file: nothing pending in the WAL
+            close_database()
             shutil.copyfile(var / "yici.sqlite3", args.snapshot)
 
     if reconciled:
@@ -225,10 +231,7 @@ def main() -> None:
         print(f"  steps: {_steps(result)}", flush=True)
         print(f"import + reconcile: {import_seconds + reconcile_seconds:.1f} s", flush=True)
         if args.reconciled_snapshot and not args.database_url:
-            from django.db import connection
-
-            wait_for_checkpoints()  # then this connection is the last: closing it empties the log
-            connection.close()  # a consistent file: nothing pending in the WAL
+            close_database()
             args.reconciled_snapshot.mkdir(parents=True)
             shutil.copyfile(var / "yici.sqlite3", args.reconciled_snapshot / "yici.sqlite3")
             shutil.copyfile(keycache.path(), args.reconciled_snapshot / "person-keys.duckdb")
@@ -252,9 +255,7 @@ def main() -> None:
     if tree is not None:
         print(f"peak memory with its worker processes: {tree.peak_mb():,.0f} MB (sum of their PSS, "
               "sampled every 0.5 s)")
-    from django.db import connections
-
-    connections.close_all()
+    close_database()
     shutil.rmtree(var, ignore_errors=True)  # a county's database: gigabytes
 
 

@@ -62,12 +62,6 @@ def bulk_cache(using: str = "default"):
             cursor.execute(f"PRAGMA cache_size = {int(before)}")  # also frees the pages beyond it
 
 
-class CheckpointAfterCommit:
-    """What ``checkpoint_after_commit`` started: ``thread`` once the transaction has committed."""
-
-    thread: threading.Thread | None = None
-
-
 @contextlib.contextmanager
 def checkpoint_after_commit(using: str = "default"):
     """SQLite: a bulk transaction's write-ahead log is copied into the database by a background
@@ -85,15 +79,14 @@ def checkpoint_after_commit(using: str = "default"):
     which Django does after each request and task; other connections' commits still do.)
     """
     connection = connections[using]
-    started = CheckpointAfterCommit()
     path = connection.settings_dict["NAME"] if connection.vendor == "sqlite" else None
     if not path or connection.is_in_memory_db() or not connection.in_atomic_block:
-        yield started
+        yield
         return
     raw = connection.connection  # Django's wrapper refuses queries once a failed block must roll back
     (mode,) = raw.execute("PRAGMA journal_mode").fetchone()
     if mode.lower() != "wal":
-        yield started
+        yield
         return
     (pages,) = raw.execute("PRAGMA wal_autocheckpoint").fetchone()
     raw.execute("PRAGMA wal_autocheckpoint = 0")
@@ -103,13 +96,12 @@ def checkpoint_after_commit(using: str = "default"):
 
     def committed():
         restore()
-        started.thread = threading.Thread(target=_checkpoint, args=(str(path),), name="yici-wal-checkpoint",
-                                          daemon=True)
-        started.thread.start()
-        _checkpoints[:] = [*(t for t in _checkpoints if t.is_alive()), started.thread]
+        thread = threading.Thread(target=_checkpoint, args=(str(path),), name="yici-wal-checkpoint", daemon=True)
+        thread.start()
+        _checkpoints[:] = [*(t for t in _checkpoints if t.is_alive()), thread]
 
     try:
-        yield started
+        yield
     except BaseException:
         restore()
         raise
