@@ -484,7 +484,8 @@ def prepare(con: duckdb.DuckDBPyConnection, records: Sequence[dict] | pa.Table, 
     Without ``new_ids`` it holds every record. With ``new_ids`` it holds the new records and the
     existing records that may pair with them (``is_new`` tells which are which). ``name_counts``
     (name → namesakes, see :func:`candidates_from_keys`) replaces the namesake count of an
-    incremental run, for callers that pass only the candidates rather than every record.
+    incremental run, for callers that pass the new records and exactly the candidates found
+    there rather than every record: the candidates are then not looked for again.
     """
     if new_ids is None:
         con.execute("create or replace temp table __new (unique_id bigint)")
@@ -494,21 +495,25 @@ def prepare(con: duckdb.DuckDBPyConnection, records: Sequence[dict] | pa.Table, 
         con.register("__new_arrow", pa.table({"unique_id": pa.array(sorted(set(new_ids)), pa.int64())}))
         con.execute("create or replace temp table __new as select * from __new_arrow")
         con.unregister("__new_arrow")
-        _load(con, as_records_table(records, KEY_FIELDS), keys_only=True)
-        _villages(con, records, [p for (p,) in con.execute(_VILLAGE_POSITIONS_SQL).fetchall()])
-        for statement in _CANDIDATES_SQL.split(";"):
-            con.execute(statement)
-        positions = con.execute("select pos from __pos order by pos").fetchall()
         if name_counts is None:
+            _load(con, as_records_table(records, KEY_FIELDS), keys_only=True)
+            _villages(con, records, [p for (p,) in con.execute(_VILLAGE_POSITIONS_SQL).fetchall()])
+            for statement in _CANDIDATES_SQL.split(";"):
+                con.execute(statement)
+            positions = [p for (p,) in con.execute("select pos from __pos order by pos").fetchall()]
             con.execute(_NAME_N_SQL.format(
                 table="__keys", where="and name in (select name from __keys semi join __pos using (pos))"))
+            records = _take(records, positions)
         else:
+            # The records are the new ones and the candidates that candidates_from_keys found by
+            # the same query over every record: run here over them, it would pick them all again.
             names = sorted(name_counts)
             con.register("__name_n_arrow", pa.table({"name": pa.array(names, pa.string()),
                                                      "name_n": pa.array([name_counts[n] for n in names], pa.int64())}))
             con.execute("create or replace temp table __name_n as select * from __name_n_arrow")
             con.unregister("__name_n_arrow")
-        _load(con, _take(records, [p for (p,) in positions]))
+            records = as_records_table(records)
+        _load(con, records)
     con.execute(_PERSONS_SQL)
     for table in ("__base", "__keys", "__pos", "__names", "__name_py", "__address_fix", "__name_n", "__n",
                   "__n_village", "__n_dates", "__hop1", "__vill"):

@@ -5,6 +5,7 @@ import random
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from yici.registry.idnumbers import make_id_number
@@ -270,3 +271,30 @@ def test_blocking_keys_find_every_candidate_of_new_records():
     assert predict_person_pairs(subset, new_ids=new_ids, min_probability=0.01) == [
         (a, b, p) for a, b, p in full if a in new_ids or b in new_ids
     ]
+
+
+def test_new_records_with_the_candidates_found_in_a_key_table_pair_as_with_every_record():
+    """The incremental path of a registry with a key table: the candidates and namesake counts
+    come from the key table, and only those records reach the model."""
+    import duckdb
+    import pyarrow.compute as pc
+
+    from yici.registry.linkage.features import candidates_from_keys, key_tables
+
+    records = _town() + [record(2000, name="钱明强", phone="13812345678", village="樟树村"),
+                         record(2001, name="钱明強", phone="13812345678")]
+    new_ids = {1003, 1010, 2001, 120}
+    inputs, keys = key_tables(records)
+    is_new = pc.is_in(keys["unique_id"], value_set=pa.array(sorted(new_ids), pa.int64()))
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("__existing_keys", keys.filter(pc.invert(is_new)))
+        candidates, name_counts = candidates_from_keys(con, "__existing_keys", keys.filter(is_new))
+    finally:
+        con.close()
+    assert 0 < len(candidates) < len(records) - len(new_ids)
+    given = [r for r in records if r["id"] in new_ids or r["id"] in set(candidates)]
+    full = predict_person_pairs(records, min_probability=0.01)
+    expected = [(a, b, p) for a, b, p in full if a in new_ids or b in new_ids]
+    assert expected
+    assert predict_person_pairs(given, new_ids=new_ids, min_probability=0.01, name_counts=name_counts) == expected
