@@ -159,22 +159,37 @@ class Workers:
         finally:
             gc.unfreeze()
 
-    def map(self, chunks: Iterable[Sequence]) -> Iterator[list]:
+    def map(self, chunks: Iterable[Sequence], *, meanwhile: Callable[[], None] | None = None,
+            ahead: int = 0) -> Iterator[list]:
+        """``function(context, chunk)`` for each chunk, yielded in order.
+
+        ``meanwhile``: work of the caller's own, run here once ``ahead`` chunks (more than the
+        usual ``IN_FLIGHT``, to keep the workers busy while it runs) have been handed to the
+        workers, before the first result is awaited; run first when nothing runs in parallel.
+        """
         if not self.parallel:
+            if meanwhile is not None:
+                meanwhile()
             for chunk in chunks:
                 yield self.function(self.context, chunk)
             return
         pending: deque = deque()
+        limit = IN_FLIGHT * self.count
         try:
             chunks = iter(chunks)
             if self.executor is None:
                 first = next(chunks, None)
-                if first is None:
-                    return
-                pending.append(self._start(first))
+                if first is not None:
+                    pending.append(self._start(first))
+            if meanwhile is not None:
+                for chunk in chunks:
+                    pending.append(self._submit(chunk))
+                    if len(pending) >= max(ahead, limit):
+                        break
+                meanwhile()
             for chunk in chunks:
                 pending.append(self._submit(chunk))
-                if len(pending) > IN_FLIGHT * self.count:
+                while len(pending) > limit:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()

@@ -463,7 +463,7 @@ def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dic
 
     groups = uf.groups()
     stats["clusters"] = len(groups)
-    touched, new_goldens, members = _assign_golden(entity, groups, links, actor, stats, full=full)
+    touched, new_goldens, members, write_links = _assign_golden(entity, groups, links, actor, stats, full=full)
     del groups
     if linkage_input is None and entity in ("person", "house"):
         # Every record of the entity was read: where each one now belongs is known here, which
@@ -476,7 +476,7 @@ def _reconcile_records(entity: str, stats: dict, records: list[dict], links: dic
     by_id.update((r["id"], r) for r in _records_by_id(entity, missing))
     stats["updated"] = _write_golden(entity, {g: members[g] for g in touched}, by_id, authority, new_goldens,
                                      progress, households=households if entity == "person" else None,
-                                     stats=stats, workers=workers)
+                                     stats=stats, workers=workers, meanwhile=write_links)
     t = _lap(stats, "golden", t)
     stats["review_pairs"] = _queue_reviews(entity, review_candidates, uf, by_id, apart)
     _lap(stats, "reviews", t)
@@ -544,12 +544,14 @@ def _key_pairs(entity: str, records: list[dict], new_ids: set[int] | None) -> li
 
 def _assign_golden(
     entity: str, groups: dict[int, list[int]], links: dict[int, int], actor, stats, *, full: bool = False
-) -> tuple[set[int], set[int], dict[int, list[int]]]:
-    """Give each cluster a golden record (reusing the one most members already have) and write the links.
+) -> tuple[set[int], set[int], dict[int, list[int]], Callable[[], None]]:
+    """Give each cluster a golden record (reusing the one most members already have).
 
     Returns the golden records whose values must be recomputed (those that gained or lost a record;
     every one, with ``full``), the ids reserved for new golden records (rows not written yet: the
-    caller writes them with their values), and every golden record's members after the run.
+    caller writes them with their values), every golden record's members after the run, and the
+    function that writes the links (the caller runs it while the golden values are computed,
+    before it writes them).
     """
     model = ENTITY_MODELS[entity]
     fk = f"{entity}_id"
@@ -588,17 +590,18 @@ def _assign_golden(
     stats["created"] = len(new_ids)
 
     moved_records = [m for m, _new, old, _method in moves if old is not None]
-    if moved_records:
+    stats["relinked"] = len(moved_records)
+    creator = actor.pk if getattr(actor, "is_authenticated", False) else None
+
+    def write_links() -> None:
         for i in range(0, len(moved_records), BATCH):
             Link.objects.filter(record_id__in=moved_records[i:i + BATCH], active=True).update(active=False, ended_at=now)
-        stats["relinked"] = len(moved_records)
-    creator = actor.pk if getattr(actor, "is_authenticated", False) else None
-    # Written before the golden records they point at (checked at commit): written after them, in
-    # a county's first run, each page the links touch is looked up in a write-ahead log grown by
-    # gigabytes, which measured slower.
-    with indexes_built_after(Link, adding=len(moves)):  # a county's first run: a million links
-        fast_insert(Link, ((m, method, new) for m, new, _old, method in moves), ["record_id", "method", fk],
-                    sequences=True, constants={"created_by_id": creator, "active": True, "created_at": now})
+        # Written before the golden records they point at (checked at commit): written after
+        # them, in a county's first run, each page the links touch is looked up in a write-ahead
+        # log grown by gigabytes, which measured slower.
+        with indexes_built_after(Link, adding=len(moves)):  # a county's first run: a million links
+            fast_insert(Link, ((m, method, new) for m, new, _old, method in moves), ["record_id", "method", fk],
+                        sequences=True, constants={"created_by_id": creator, "active": True, "created_at": now})
 
     # Golden records that lost all their members are merged into where most of them went. Every
     # record of the entity was read, so the members known here are all there are.
@@ -611,7 +614,7 @@ def _assign_golden(
         else:
             touched.add(old)
     outbox_record_merged(entity=entity, merged=merged_away)  # same transaction: share once
-    return touched, set(new_ids), members_of
+    return touched, set(new_ids), members_of, write_links
 
 
 def recompute_golden(entity: str, golden_ids: set[int]) -> int:
@@ -639,6 +642,9 @@ def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], pro
 # county's first run, two cores instead of one.
 PARALLEL_GOLDEN_FROM = 50_000
 GOLDEN_CHUNK = BATCH * 5  # golden records a chunk of work
+# Chunks handed to the golden worker before this process writes the links: about the seconds
+# that a county's first run takes to write a million links (a chunk took the worker ~0.5 s).
+LINKS_AHEAD = 12
 # Columns that ``_golden_chunk`` gives as JSON text.
 ENCODED = ("attributes", "provenance")
 
@@ -743,13 +749,20 @@ def _member(record: dict) -> Member:
 
 def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, dict], authority: dict[str, str],
                   new_goldens: set[int], progress: Progress, households: "_Households | None" = None,
-                  stats: dict | None = None, workers: parallel.Workers | None = None) -> int:
+                  stats: dict | None = None, workers: parallel.Workers | None = None,
+                  meanwhile: Callable[[], None] | None = None) -> int:
     """Compute golden values, provenance and area of golden records from their members' values and
     write them: new golden records (``new_goldens``) are inserted, the others updated; an outbox
     event for each one whose values changed, in the same transaction. New golden persons are
     written with their household when ``households`` is given. The values are computed by
-    ``workers`` when given (and started), else here."""
+    ``workers`` when given (and started), else here.
+
+    ``meanwhile``: the writing of the links, run before any golden record is written (while
+    ``workers`` compute the first values: on a county's first run, a million links take seconds).
+    """
     if not members:
+        if meanwhile is not None:
+            meanwhile()
         return 0
     model = ENTITY_MODELS[entity]
     insert_fields, always = _golden_columns(entity)
@@ -778,13 +791,21 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
                               [_member(by_id[rid]) for rid in members[gid] if rid in by_id]))
             yield entity, authority, timezone.now(), items
 
-    results = (workers or parallel.Workers(_golden_chunk, None, parallel=False)).map(chunks())
+    def write_links() -> None:
+        nonlocal t
+        t = _lap(laps, "golden: values", t)
+        meanwhile()
+        t = _lap(laps, "golden: links", t)
+
+    t = time.perf_counter()
+    results = (workers or parallel.Workers(_golden_chunk, None, parallel=False)).map(
+        chunks(), meanwhile=write_links if meanwhile is not None else None, ahead=LINKS_AHEAD)
     done = 0
     # A county's first run: the indexes of a table it fills are built once at the end (but the
     # household key's: households are inserted meanwhile, each checked against it).
     keep = ["household"] if entity == "person" else []
     with indexes_built_after(model, adding=len(new_goldens), keep=keep) if new_goldens else contextlib.nullcontext():
-        t = time.perf_counter()
+        t = time.perf_counter()  # (the links are written within the first step of the loop)
         for inserts, updates, changes in results:
             t = _lap(laps, "golden: values", t)  # here or, with workers, waiting for them
             rows = [row for row, _household in inserts]

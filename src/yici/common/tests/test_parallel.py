@@ -138,3 +138,44 @@ def test_fresh_workers_are_new_interpreters_with_django_set_up(fail_instead_of_h
     assert [n for n, _pid in seen] == [0, 0] and os.getpid() not in {pid for _n, pid in seen}
     with parallel.Workers(_apps_ready, None, fresh=True) as workers:
         assert [ready for chunk in workers.map([[1]]) for ready, _pid in chunk] == [True]
+
+
+@needs_cores
+def test_the_callers_own_work_runs_while_the_workers_compute_the_chunks_handed_ahead(fail_instead_of_hanging):
+    taken, seen_meanwhile = [], []
+
+    def chunks():
+        for i in range(20):
+            taken.append(i)
+            yield [i]
+
+    with parallel.Workers(_tag, (0, None), spare=1) as workers:
+        results = workers.map(chunks(), meanwhile=lambda: seen_meanwhile.append(len(taken)), ahead=8)
+        assert seen_meanwhile == []  # nothing runs before the first result is asked for
+        first = next(results)
+        assert seen_meanwhile == [8]  # eight chunks were handed out, not the usual few
+        assert [first[0][0], *(chunk[0][0] for chunk in results)] == list(range(20))
+    assert seen_meanwhile == [8]
+
+
+def test_without_workers_the_callers_own_work_runs_first():
+    order = []
+
+    def chunks():
+        for i in range(3):
+            order.append(f"chunk {i}")
+            yield [i]
+
+    with parallel.Workers(_tag, (0, None), parallel=False) as workers:
+        assert [chunk[0][0] for chunk in workers.map(chunks(), meanwhile=lambda: order.append("meanwhile"), ahead=5)] \
+            == [0, 1, 2]
+    assert order == ["meanwhile", "chunk 0", "chunk 1", "chunk 2"]
+
+
+@needs_cores
+def test_the_callers_own_work_runs_even_with_no_chunks(fail_instead_of_hanging):
+    ran = []
+    with parallel.Workers(_tag, (0, None), spare=1, start=False) as workers:
+        assert list(workers.map(iter(()), meanwhile=lambda: ran.append(True), ahead=4)) == []
+        assert workers.executor is None  # no process started for nothing
+    assert ran == [True]
