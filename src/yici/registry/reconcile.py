@@ -643,8 +643,9 @@ def _recompute(entity: str, golden_ids: set[int], authority: dict[str, str], pro
 PARALLEL_GOLDEN_FROM = 50_000
 GOLDEN_CHUNK = BATCH * 5  # golden records a chunk of work
 # Chunks handed to the golden worker before this process writes the links: about the seconds
-# that a county's first run takes to write a million links (a chunk took the worker ~0.5 s).
-LINKS_AHEAD = 12
+# that a county's first run takes to write a million links and rebuild their indexes (~11 s; a
+# chunk takes the worker ~0.5 s).
+LINKS_AHEAD = 20
 # Columns that ``_golden_chunk`` gives as JSON text.
 ENCODED = ("attributes", "provenance")
 
