@@ -21,13 +21,19 @@ class RegistryEntity(models.Model):
     # {"person.phone": {"value", "record", "system", "observed_at", "rule", "candidates": [...]}}.
     provenance = models.JSONField(_("provenance"), default=dict, blank=True)
     # Set when reconciliation folded this record into another; kept so old IDs still resolve.
-    merged_into_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    merged_into_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
         abstract = True
+        # Indexed only where set (to find what was merged into a record). Nearly every row has no
+        # value: SQLite, which keeps no statistics here, took an index of all of them as the best
+        # way to find the live records ("merged_into_id IS NULL") and read every row of the table
+        # to list one village's persons or look up a few thousand 户号.
+        indexes = [models.Index(fields=["merged_into_id"], name="%(app_label)s_%(class)s_merged",
+                                condition=models.Q(merged_into_id__isnull=False))]
 
 
 class Household(RegistryEntity):
@@ -36,7 +42,7 @@ class Household(RegistryEntity):
     address = models.CharField(_("address"), max_length=300, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
 
-    class Meta:
+    class Meta(RegistryEntity.Meta):
         verbose_name = _("household")
         verbose_name_plural = _("households")
         ordering = ["household_no"]
@@ -59,7 +65,7 @@ class Person(RegistryEntity):
     relation_to_head = models.CharField(_("relation to head"), max_length=20, blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)
 
-    class Meta:
+    class Meta(RegistryEntity.Meta):
         verbose_name = _("person")
         verbose_name_plural = _("persons")
         ordering = ["area_code", "name", "id"]
@@ -81,7 +87,7 @@ class House(RegistryEntity):
     structure = models.CharField(_("structure"), max_length=20, blank=True)
     floors = models.PositiveSmallIntegerField(_("floors"), null=True, blank=True)
 
-    class Meta:
+    class Meta(RegistryEntity.Meta):
         verbose_name = _("house")
         verbose_name_plural = _("houses")
         ordering = ["code"]
@@ -98,7 +104,7 @@ class Place(RegistryEntity):
     manager_name = models.CharField(_("manager"), max_length=100, blank=True)
     manager_phone = models.CharField(_("manager phone"), max_length=20, blank=True)
 
-    class Meta:
+    class Meta(RegistryEntity.Meta):
         verbose_name = _("place")
         verbose_name_plural = _("places")
         ordering = ["code"]
