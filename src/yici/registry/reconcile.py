@@ -798,7 +798,6 @@ def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, d
         meanwhile()
         t = _lap(laps, "golden: links", t)
 
-    t = time.perf_counter()
     results = (workers or parallel.Workers(_golden_chunk, None, parallel=False)).map(
         chunks(), meanwhile=write_links if meanwhile is not None else None, ahead=LINKS_AHEAD)
     done = 0

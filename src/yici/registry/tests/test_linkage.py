@@ -5,7 +5,9 @@ import random
 import sys
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from yici.registry.idnumbers import make_id_number
@@ -17,7 +19,7 @@ from yici.registry.linkage import (
     train_person_model,
 )
 from yici.registry.linkage.evaluation import catalog_specs, clusters, kit_records, kit_truth, linkage_record
-from yici.registry.linkage.features import blocking_keys, name_pinyin
+from yici.registry.linkage.features import blocking_keys, candidates_from_keys, key_tables, name_pinyin
 
 KIT = Path("/work/shared/datasets/dev")
 BENCH = Path(__file__).resolve().parents[4] / "bench"
@@ -276,11 +278,6 @@ def test_blocking_keys_find_every_candidate_of_new_records():
 def test_new_records_with_the_candidates_found_in_a_key_table_pair_as_with_every_record():
     """The incremental path of a registry with a key table: the candidates and namesake counts
     come from the key table, and only those records reach the model."""
-    import duckdb
-    import pyarrow.compute as pc
-
-    from yici.registry.linkage.features import candidates_from_keys, key_tables
-
     records = _town() + [record(2000, name="钱明强", phone="13812345678", village="樟树村"),
                          record(2001, name="钱明強", phone="13812345678")]
     new_ids = {1003, 1010, 2001, 120}
