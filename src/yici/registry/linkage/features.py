@@ -361,7 +361,6 @@ create or replace temp table __n_village as
 create or replace temp table __hop1 as
 select unique_id from __keys b
 where id_raw in (select id_raw from __n)
-   or substr(id_raw, 1, 14) in (select substr(id_raw, 1, 14) from __n)
    or substr(id_raw, 11, 8) in (select substr(id_raw, 11, 8) from __n)
    or phone in (select phone from __n)
    or (name_py, year) in (select (name_py, year) from __n where name_py is not null and year is not null)
@@ -389,7 +388,6 @@ select pos from __keys where name_py in (select name_py from __keys semi join __
 _KEY_ROWS_SQL = """
 with k as (select * from __keys left join __vill using (pos))
 select unique_id, 'i' || id_raw as key from k where id_raw is not null
-union all select unique_id, 'p' || substr(id_raw, 1, 14) from k where id_raw is not null
 union all select unique_id, 'm' || substr(id_raw, 11, 8) from k where id_raw is not null
 union all select unique_id, 't' || phone from k where phone is not null
 union all select unique_id, 'y' || name_py || '|' || year from k where name_py is not null and year is not null

@@ -88,6 +88,20 @@ def test_it_matches_a_transposed_id_kept_as_rejected():
     assert probability(pairs, 1, 2) > probability(pairs, 1, 3)
 
 
+def test_a_mistyped_id_is_compared_when_only_its_birth_date_and_surname_agree():
+    # No birth date column, another village, a given name typed differently: the ID's birth date
+    # (digits 7-14, kept although the ID failed its check) with the surname still brings the
+    # record next to the right one for the model to weigh.
+    own = an_id("1966-07-19", sequence=23)
+    swapped = own[:14] + own[15] + own[14] + own[16:]
+    assert swapped != own
+    records = background() + [
+        record(1, name="金晓东", id=own, birth="1966-07-19", gender="男", village="樟树村"),
+        record(2, rejected_id=swapped, name="金晓乐", gender="男", village="石门村"),
+    ]
+    assert probability(predict_person_pairs(records, min_probability=0.0), 1, 2) > 0
+
+
 def test_it_matches_a_homophone_name_with_the_same_id():
     own = an_id("1948-07-09")
     records = background() + [
