@@ -12,7 +12,8 @@ said Y; 公安 is authoritative"). Nothing here writes to the database; callers 
 import datetime
 import functools
 from collections import Counter
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple, Protocol
 
 from pypinyin import Style, lazy_pinyin
 
@@ -118,17 +119,15 @@ def choose(candidates: list[Candidate], authoritative_department: str = "", *, o
 
 def survive(
     candidates_by_element: dict[str, list[Candidate]], authority: dict[str, str],
-    stated_once: dict[str, tuple[str, int, str, str]] | None = None, *, ordered: bool = False,
+    stated_once: dict[str, str] | None = None, *, ordered: bool = False,
 ) -> tuple[dict[str, str], dict]:
     """Golden values and (stored, compact) provenance for one entity from its candidates per element.
 
-    ``stated_once``: elements that one source alone states, as (value, record id, system, observed
-    at): nothing to choose, so callers with many entities need not make candidates for them.
-    ``ordered``: every element's candidates are already ``newest_first``.
+    ``stated_once``: elements that one source alone states, code → value: nothing to choose, so
+    callers with many entities need not make candidates for them. ``ordered``: every element's
+    candidates are already ``newest_first``.
     """
     values: dict[str, str] = {}
-    sources: dict[str, list[str]] = {}
-    named: set[int] = set()
     elements: dict[str, list] = {}
     for code, candidates in candidates_by_element.items():
         present = [c for c in candidates if c.value != ""]
@@ -139,46 +138,83 @@ def survive(
         choice = choose(present, authority.get(code, ""), ordered=True)
         values[code] = choice.value
         if len(present) > 1:
-            elements[code] = [choice.winner.record_id, choice.rule, [[c.value, c.record_id] for c in present]]
-        else:  # the only candidate is the winner itself: no need to store it twice
             elements[code] = [choice.winner.record_id, choice.rule]
-        for c in present:  # each source once, however many elements it states
-            if c.record_id not in named:
-                named.add(c.record_id)
-                sources[str(c.record_id)] = [c.system, c.observed_at]
-    for code, (value, record_id, system, observed_at) in (stated_once or {}).items():
-        values[code] = value
-        if record_id not in named:
-            named.add(record_id)
-            sources[str(record_id)] = [system, observed_at]
-        elements[code] = [record_id, "only"]
-    return values, {"v": PROVENANCE_FORMAT, "sources": sources, "elements": elements}
+    values.update(stated_once or {})
+    return values, ({"v": PROVENANCE_FORMAT, "elements": elements} if elements else single_source_provenance())
 
 
-# Stored provenance (``RegistryEntity.provenance``) is compact: a county's first run writes it for
-# hundreds of thousands of golden records, and a form that repeated the record, system and time
-# per element took ~1.9 KB a person and most of the run's writing time.
-#   {"v": 2, "sources": {"<record id>": [system, observed_at], …},
-#    "elements": {code: [winning record id, rule] or [record id, rule, [[value, record id], …]]}}
-# The winner's value is the golden value itself. "elements" is left out when every value came
-# from the one source (rule "only": an entity known to one system, the most common case).
-PROVENANCE_FORMAT = 2
+# Stored provenance (``RegistryEntity.provenance``) holds only what the records cannot tell: for
+# each element that several member records state, the record whose value won and by which rule.
+#   {"v": 3, "elements": {code: [winning record id, rule], …}}   ("elements" left out when empty)
+# Everything else is read from the golden record's member records, which are never overwritten
+# (a golden record's values are recomputed whenever its members change): the candidates of an
+# element are the members that state it, a value that one member alone states came from it, and
+# a record's system and time are its own. A county's first reconcile writes this for hundreds of
+# thousands of golden records, and SQLite's time to write them follows their size: format 2, which
+# also kept each candidate's value and each record's system and time, was 380 bytes a person (half
+# the table) and format 1, everything per element, ~1.9 KB. ``provenance_of`` reads all three.
+PROVENANCE_FORMAT = 3
 
 
-def single_source_provenance(record_id: int, system: str, observed_at: str) -> dict:
-    """Stored provenance of an entity whose every value came from one source record."""
-    return {"v": PROVENANCE_FORMAT, "sources": {str(record_id): [system, observed_at]}}
+def single_source_provenance() -> dict:
+    """Stored provenance of an entity with nothing to choose: every value stated by one member alone."""
+    return {"v": PROVENANCE_FORMAT}
 
 
-def provenance_of(entity: str, obj) -> dict[str, dict]:
+class MemberRecord(Protocol):
+    """What ``provenance_of`` reads of a golden record's member (``reconcile.Member`` is one)."""
+
+    id: int
+    values: dict[str, str]
+    system: str
+    observed_at: str
+
+
+def provenance_of(entity: str, obj, members: Iterable[MemberRecord] | None = None) -> dict[str, dict]:
     """An entity's provenance per element: {code: {"value", "record", "system", "observed_at", "rule",
-    "candidates": [{"value", "record", "system", "observed_at"}, …] (when more than one)}}.
+    "candidates": [{"value", "record", "system", "observed_at"}, …] (when more than one), newest first}}.
 
-    Expands the stored form; provenance stored per element (before format 2) is returned as it is.
+    Expands the stored form with the golden record's ``members`` (its actively linked source
+    records; read from the database when not given). Provenance stored in format 2 reads from
+    itself; stored per element (format 1), it is returned as it is.
     """
     stored = obj.provenance or {}
+    if stored.get("v") == 2:
+        return _provenance_of_format_2(entity, obj, stored)
     if stored.get("v") != PROVENANCE_FORMAT:
         return stored
+    if members is None:
+        from yici.registry.reconcile import golden_members  # (reads the database; nothing here does)
+
+        members = golden_members(entity, obj.pk) if obj.pk else []
+    members = list(members)
+    chosen = stored.get("elements") or {}
+    out: dict[str, dict] = {}
+    for code, value in element_values(entity, obj).items():
+        if code in DERIVED:
+            continue
+        stating = newest_first([Candidate(m.values[code], m.id, m.system, "", m.observed_at)
+                                for m in members if m.values.get(code, "") != ""])
+        if code in chosen:
+            record_id, rule = chosen[code][0], chosen[code][1]
+        elif len(stating) == 1:
+            record_id, rule = stating[0].record_id, "only"
+        else:  # no member states it (a value set before its records were unlinked): nothing to say
+            continue
+        winner = next((c for c in stating if c.record_id == record_id), None)
+        expanded = {"value": value, "record": record_id, "system": winner.system if winner else "",
+                    "observed_at": winner.observed_at if winner else "", "rule": rule}
+        if len(stating) > 1:
+            expanded["candidates"] = [{"value": c.value, "record": c.record_id, "system": c.system,
+                                       "observed_at": c.observed_at} for c in stating]
+        out[code] = expanded
+    return out
+
+
+def _provenance_of_format_2(entity: str, obj, stored: dict) -> dict[str, dict]:
+    """Format 2 (before format 3): {"v": 2, "sources": {"<record id>": [system, observed_at], …},
+    "elements": {code: [winning record id, rule] or [record id, rule, [[value, record id], …]]}},
+    "elements" left out when every value came from the one source."""
     sources = stored.get("sources") or {}
     values = element_values(entity, obj)
 

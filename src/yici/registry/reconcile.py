@@ -43,7 +43,7 @@ from yici.common.db import (
     reserve_ids,
 )
 from yici.exchange.models import LineSystem
-from yici.exchange.outbox import changed_elements, outbox_record_changes, outbox_record_merged
+from yici.exchange.outbox import CREATED, changed_elements, outbox_record_changes, outbox_record_merged
 from yici.registry import golden, keycache
 from yici.registry.linkage import features
 from yici.registry.models import (
@@ -128,8 +128,9 @@ def _authority() -> dict[str, str]:
 RAW_FOR_LINKAGE = ("person.id_number", "person.age", "person.current_address")
 
 
-def _records(entity: str, ids: list[int] | None = None) -> list[dict]:
-    """Every source record of ``entity`` (or those of ``ids``): id, values, the few raw cells linkage reads, area, observation.
+def _records(entity: str, ids: list[int] | None = None, *, linked_to: int | None = None) -> list[dict]:
+    """Every source record of ``entity`` (or those of ``ids``, or those actively linked to the golden
+    record ``linked_to``): id, values, the few raw cells linkage reads, area, observation.
 
     One plain query rather than the ORM: at a million records the per-row converters and decoding
     every ``raw`` dict cost more than the rest of the run. ``observed_at`` is an ISO string,
@@ -141,6 +142,10 @@ def _records(entity: str, ids: list[int] | None = None) -> list[dict]:
     table = connection.ops.quote_name(SourceRecord._meta.db_table)
     where, id_params = ("", []) if ids is None else _in_list(ids)
     where = where and f" AND id IN {where}"
+    if linked_to is not None:
+        links = connection.ops.quote_name(Link._meta.db_table)
+        where += f" AND id IN (SELECT record_id FROM {links} WHERE active = %s AND {connection.ops.quote_name(f'{entity}_id')} = %s)"
+        id_params = [*id_params, True, linked_to]
     sql = (f'SELECT id, "values", area_code, observed_at, kind, system_id, parent_id{raw_columns} '
            f"FROM {table} WHERE entity = %s{where} ORDER BY id")
     when = _Timestamps()
@@ -380,6 +385,11 @@ def _linked_of(record_ids: list[int]) -> dict[int, int]:
 def _members_of(person_ids: set[int]) -> dict[int, int]:
     """record id → person id for every active link of the given golden persons."""
     return dict(_rows_where_in(_ACTIVE_LINKS + "person_id IN {}", sorted(person_ids), True))
+
+
+def golden_members(entity: str, golden_id: int) -> list["Member"]:
+    """The source records actively linked to a golden record, as survivorship read them."""
+    return [Member._make(_member(record)) for record in _records(entity, linked_to=golden_id)]
 
 
 def _records_by_id(entity: str, ids: list[int]) -> list[dict]:
@@ -688,18 +698,19 @@ def _golden_chunk(_context, chunk: tuple) -> tuple[list, list, list]:
     (in a worker process of ``golden_workers``, or here).
 
     ``chunk`` is (entity, authority, now, items), an item (golden id, current version, current
-    area, current values or None for a new golden record, its ``Member`` records). Returns
+    area, current values or None for a new golden record, its members as ``_member`` tuples). Returns
     (inserts, updates, changes): for new golden records (the row in ``_golden_columns`` order, with
     the JSON columns as text; for persons, (id, 户号, relation to head, area, name) for its
     household, else None); for the others (the columns whose value changed, the id, every column
-    to set by name); and (id, new version, changed element codes) of each.
+    to set by name); and (id, new version, changed element codes: ``CREATED`` for a new one) of each.
     """
     entity, authority, now, items = chunk
     model = ENTITY_MODELS[entity]
     core = golden.CORE_FIELDS[entity]
     insert_fields, always = _golden_columns(entity)
     inserts, updates, changes = [], [], []
-    for gid, version, area_code, old_values, group in items:
+    for gid, version, area_code, old_values, fields in items:
+        group = list(map(Member._make, fields))
         values, provenance = _survive(group, authority)
         obj = Row(gid, version=version + 1, area_code=area_code, provenance=provenance, updated_at=now)
         golden.apply_values(entity, obj, values, model)
@@ -709,7 +720,7 @@ def _golden_chunk(_context, chunk: tuple) -> tuple[list, list, list]:
             obj.area_code = _most_specific_recent_area(areas)
         row = obj.__dict__
         if old_values is None:  # every value is new
-            changes.append((gid, obj.version, sorted(values)))
+            changes.append((gid, obj.version, [CREATED] if values else []))
             household = None
             if entity == "person":
                 household = (gid, obj.attributes.get("person.household_no", ""), obj.relation_to_head,
@@ -743,9 +754,12 @@ class Member(NamedTuple):
     area_code: str
 
 
-def _member(record: dict) -> Member:
-    return Member(record["id"], record["values"], record["system"], record["department"], record["observed_at"],
-                  record["area_code"])
+def _member(record: dict) -> tuple:
+    """A ``Member``'s fields as a plain tuple, to send to a worker: a named tuple is pickled through
+    a Python call of its own (``__getnewargs__``), which for a county's first run took this
+    process seconds of the core it writes with."""
+    return (record["id"], record["values"], record["system"], record["department"], record["observed_at"],
+            record["area_code"])
 
 
 def _write_golden(entity: str, members: dict[int, list[int]], by_id: dict[int, dict], authority: dict[str, str],
@@ -849,7 +863,7 @@ def _survive(group: list[Member], authority: dict[str, str]) -> tuple[dict[str, 
     if len(group) == 1:
         r = group[0]
         values = {code: value for code, value in r.values.items() if value != ""}
-        return values, golden.single_source_provenance(r.id, r.system, r.observed_at)
+        return values, golden.single_source_provenance()
     # Several records: an element that only one of them states needs no choosing (the most common
     # case), so candidates are made only for the others, newest first as survivorship reads them
     # (the group sorted once rather than each element's candidates).
@@ -863,8 +877,7 @@ def _survive(group: list[Member], authority: dict[str, str]) -> tuple[dict[str, 
                     stated[code] = [r]
     contested = {code: [golden.Candidate(r.values[code], r.id, r.system, r.department, r.observed_at) for r in rs]
                  for code, rs in stated.items() if len(rs) > 1}
-    once = {code: (rs[0].values[code], rs[0].id, rs[0].system, rs[0].observed_at)
-            for code, rs in stated.items() if len(rs) == 1}
+    once = {code: rs[0].values[code] for code, rs in stated.items() if len(rs) == 1}
     return golden.survive(contested, authority, stated_once=once, ordered=True)
 
 

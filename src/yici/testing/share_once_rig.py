@@ -162,7 +162,7 @@ def pending() -> int:
 def check(sims: Simulators) -> dict:
     """Every event reached every system that subscribes to what it changed; stores equal the registry."""
     from yici.exchange.models import Delivery, DeliveryStatus, LineSystem, OutboxEvent
-    from yici.exchange.outbox import _Plan, build_payload
+    from yici.exchange.outbox import _Plan, build_payload, changed_codes
     from yici.registry.golden import element_values
     from yici.registry.models import Person
 
@@ -182,7 +182,7 @@ def check(sims: Simulators) -> dict:
             person = persons[golden_id]
             if sub.area_prefix and not person.area_code.startswith(sub.area_prefix):
                 continue
-            if set(changed) & fields.keys():
+            if changed_codes(changed, element_values("person", person)) & fields.keys():
                 expected_version[golden_id] = max(version, expected_version.get(golden_id, 0))
         for golden_id, version in expected_version.items():
             got = records.get(("person", golden_id))

@@ -17,7 +17,13 @@ from yici.exchange.models import (
     OutboxEvent,
     Subscription,
 )
-from yici.exchange.outbox import changed_elements, dispatch_events, outbox_record_changes
+from yici.exchange.outbox import (
+    CREATED,
+    changed_codes,
+    changed_elements,
+    dispatch_events,
+    outbox_record_changes,
+)
 from yici.exchange.simulator import make_server
 from yici.registry.models import Person, Place, SourceRecord
 from yici.registry.reconcile import reconcile
@@ -98,13 +104,29 @@ def test_reconcile_writes_events_in_its_transaction_and_a_rollback_takes_them_aw
     place = Place.objects.get()
     event = OutboxEvent.objects.get()
     assert (event.entity, event.golden_id, event.version) == ("place", place.pk, place.version)
-    assert event.changed == ["place.code", "place.name"]
+    assert event.changed == [CREATED]  # every element it holds
 
     # A second source adding one element: the event names only that element.
     place_record(source, **{"place.code": "P1", "place.name": "小卖部", "place.manager_name": "李四"})
     reconcile(entity="place")
     latest = OutboxEvent.objects.order_by("-id").first()
     assert latest.changed == ["place.manager_name"] and latest.version == place.version + 1
+
+
+def test_a_new_records_event_changes_every_element_it_holds(db):
+    assert changed_codes([CREATED], {"place.code": "P1", "place.name": "小卖部"}) == {"place.code", "place.name"}
+    assert changed_codes(["place.name"], {"place.code": "P1", "place.name": "小卖部"}) == {"place.name"}
+    managers = make_system("managers", entity="place", elements=["place.manager_name"])
+    FieldMapping.objects.create(system=managers, element_code="place.manager_name", field_name="fzr")
+    shops = make_system("shops", entity="place", elements=["place.name", "place.manager_name"])
+    FieldMapping.objects.create(system=shops, element_code="place.name", field_name="mc")
+    FieldMapping.objects.create(system=shops, element_code="place.manager_name", field_name="fzr")
+    place_record(LineSystem.objects.create(code="shichang", name="市场"), **{"place.code": "P1", "place.name": "小卖部"})
+    reconcile(entity="place")
+    assert dispatch_events() == 1  # the managers' system: nothing it takes is there yet
+    delivery = Delivery.objects.select_related("system").get()
+    assert delivery.system.code == "shops" and delivery.payload["changed"] == ["mc"]
+    assert delivery.payload["data"] == {"mc": "小卖部", "fzr": ""}
 
 
 def test_each_subscribing_system_gets_only_its_mapped_fields_in_its_vocabulary(db, gender_codes):

@@ -1,4 +1,5 @@
 import datetime
+from collections import namedtuple
 
 from yici.registry.golden import (
     Candidate,
@@ -6,11 +7,15 @@ from yici.registry.golden import (
     choose,
     element_values,
     name_initials,
+    newest_first,
     provenance_of,
     single_source_provenance,
     survive,
 )
 from yici.registry.models import Person
+
+# A golden record's member record as provenance reads it (``reconcile.Member`` in the app).
+Source = namedtuple("Source", "id values system observed_at")
 
 
 def cand(value, record, system="gongan_huji", dept="gongan", at="2025-01-01T00:00:00"):
@@ -49,29 +54,52 @@ def test_at_the_same_moment_the_most_frequent_wins():
 
 
 def test_survive_keeps_every_candidate_and_skips_empty_values():
+    at = "2025-01-01T00:00:00"
+    members = [Source(1, {"person.name": "张三", "person.phone": ""}, "gongan_huji", at),
+               Source(2, {"person.name": "张叁"}, "minzheng_jiuzhu", at)]
     values, provenance = survive(
         {"person.name": [cand("张三", 1), cand("张叁", 2, "minzheng_jiuzhu", "minzheng")],
          "person.phone": [cand("", 1)]},
         {"person.name": "gongan"},
     )
     assert values == {"person.name": "张三"}
+    assert provenance == {"v": 3, "elements": {"person.name": [1, "authoritative"]}}
     person = Person(provenance=provenance)
     apply_values("person", person, values)
-    expanded = provenance_of("person", person)
+    expanded = provenance_of("person", person, members)
     assert set(expanded) == {"person.name"}
     assert expanded["person.name"]["rule"] == "authoritative"
     assert expanded["person.name"]["value"] == "张三" and expanded["person.name"]["record"] == 1
+    assert expanded["person.name"]["system"] == "gongan_huji" and expanded["person.name"]["observed_at"] == at
     assert [(c["value"], c["record"], c["system"]) for c in expanded["person.name"]["candidates"]] == [
         ("张叁", 2, "minzheng_jiuzhu"), ("张三", 1, "gongan_huji")]
 
 
 def test_provenance_of_a_single_source_names_it_for_every_value_but_derived_ones():
-    person = Person(provenance=single_source_provenance(7, "weijian_laonian", "2026-03-01T00:00:00+00:00"))
+    person = Person(provenance=single_source_provenance())
     apply_values("person", person, {"person.name": "王五", "person.birth_date": "1950-02-03", "person.age": "76"})
-    expanded = provenance_of("person", person)
+    member = Source(7, {"person.name": "王五", "person.birth_date": "1950-02-03"}, "weijian_laonian",
+                    "2026-03-01T00:00:00+00:00")
+    expanded = provenance_of("person", person, [member])
     assert set(expanded) == {"person.name", "person.birth_date"}
     assert expanded["person.birth_date"] == {"value": "1950-02-03", "record": 7, "system": "weijian_laonian",
                                              "observed_at": "2026-03-01T00:00:00+00:00", "rule": "only"}
+    # A value that no member states (they were unlinked since) is left without a source.
+    assert "person.birth_date" not in provenance_of("person", person, [member._replace(values={"person.name": "王五"})])
+
+
+def test_provenance_stored_in_format_2_still_reads():
+    person = Person(name="王五", phone="13800000001", provenance={
+        "v": 2, "sources": {"3": ["gongan_huji", "2025-01-01"], "4": ["weijian_laonian", "2026-01-01"]},
+        "elements": {"person.name": [3, "only"],
+                     "person.phone": [4, "most_recent", [["13800000001", 4], ["13900000002", 3]]]}})
+    expanded = provenance_of("person", person)
+    assert expanded["person.name"] == {"value": "王五", "record": 3, "system": "gongan_huji",
+                                       "observed_at": "2025-01-01", "rule": "only"}
+    assert [(c["value"], c["record"], c["system"]) for c in expanded["person.phone"]["candidates"]] == [
+        ("13800000001", 4, "weijian_laonian"), ("13900000002", 3, "gongan_huji")]
+    single = Person(name="王五", provenance={"v": 2, "sources": {"3": ["gongan_huji", "2025-01-01"]}})
+    assert provenance_of("person", single)["person.name"]["record"] == 3
 
 
 def test_provenance_stored_per_element_before_the_compact_form_still_reads():
@@ -143,25 +171,39 @@ def test_choose_follows_the_rule_in_any_order_of_candidates():
     assert rules == {"only", "authoritative", "corrected", "most_recent", "agreed", "most_frequent"}
 
 
-def test_survive_names_every_source_once_and_every_element_its_candidates():
+def test_survive_stores_the_winner_of_each_contested_element_and_the_members_give_the_rest():
     import random
 
     rng = random.Random(5)
     sources = [("gongan_huji", "gongan"), ("minzheng_jiuzhu", "minzheng"), ("user", "")]
+    codes = ("person.name", "person.phone", "person.education")
     for trial in range(300):
-        records = [(record, *rng.choice(sources), rng.choice(["2025-01-01", "2026-01-01"]))
-                   for record in rng.sample(range(1, 30), rng.randint(1, 4))]
-        by_element = {code: [cand(rng.choice(["", "甲", "乙"]), record, system, dept, at)
-                             for record, system, dept, at in rng.sample(records, rng.randint(1, len(records)))]
-                      for code in ("person.name", "person.phone", "person.education")}
-        values, provenance = survive(by_element, {"person.name": "gongan"})
-        stated = [c for cs in by_element.values() for c in cs if c.value]
-        assert provenance["sources"] == {str(c.record_id): [c.system, c.observed_at] for c in stated}, trial
+        members = []
+        for record in rng.sample(range(1, 30), rng.randint(1, 4)):
+            system, _dept = rng.choice(sources)
+            stated = {code: rng.choice(["", "甲", "乙"]) for code in rng.sample(codes, rng.randint(1, len(codes)))}
+            members.append(Source(record, stated, system, rng.choice(["2025-01-01", "2026-01-01"])))
+        department = dict(sources)
+        by_element = {code: [cand(m.values[code], m.id, m.system, department[m.system], m.observed_at)
+                             for m in members if code in m.values] for code in codes}
+        authority = {"person.name": "gongan"}
+        values, provenance = survive(by_element, authority)
+        person = Person(provenance=provenance)
+        apply_values("person", person, values)
+        expanded = provenance_of("person", person, members)
+        assert set(expanded) == set(values), trial
         for code, cs in by_element.items():
             present = [c for c in cs if c.value]
             if not present:
-                assert code not in values and code not in provenance["elements"]
+                assert code not in values and code not in provenance.get("elements", {}), trial
             elif len(present) > 1:
-                assert sorted(rid for _v, rid in provenance["elements"][code][2]) == sorted(c.record_id for c in present)
+                choice = choose(present, authority.get(code, ""))
+                assert provenance["elements"][code] == [choice.winner.record_id, choice.rule], trial
+                assert expanded[code]["record"] == choice.winner.record_id and expanded[code]["rule"] == choice.rule
+                assert expanded[code]["system"] == choice.winner.system, trial
+                assert [c["record"] for c in expanded[code]["candidates"]] == [
+                    c.record_id for c in newest_first(present)], trial
             else:
-                assert provenance["elements"][code] == [present[0].record_id, "only"]
+                assert code not in provenance.get("elements", {}), trial
+                assert (expanded[code]["record"], expanded[code]["rule"]) == (present[0].record_id, "only"), trial
+                assert "candidates" not in expanded[code], trial

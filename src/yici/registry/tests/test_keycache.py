@@ -65,8 +65,8 @@ def test_an_incremental_run_reads_only_new_records_and_their_candidates(systems,
     read: list[int] = []
     original = rc._records
 
-    def spy(entity, ids=None):
-        rows = original(entity, ids)
+    def spy(entity, ids=None, **kwargs):
+        rows = original(entity, ids, **kwargs)
         read.extend(r["id"] for r in rows)
         return rows
 
