@@ -143,8 +143,8 @@ def _records(entity: str, ids: list[int] | None = None, *, linked_to: int | None
     where, id_params = ("", []) if ids is None else _in_list(ids)
     where = where and f" AND id IN {where}"
     if linked_to is not None:
-        links = connection.ops.quote_name(Link._meta.db_table)
-        where += f" AND id IN (SELECT record_id FROM {links} WHERE active = %s AND {connection.ops.quote_name(f'{entity}_id')} = %s)"
+        links, golden_column = (connection.ops.quote_name(name) for name in (Link._meta.db_table, f"{entity}_id"))
+        where += f" AND id IN (SELECT record_id FROM {links} WHERE active = %s AND {golden_column} = %s)"
         id_params = [*id_params, True, linked_to]
     sql = (f'SELECT id, "values", area_code, observed_at, kind, system_id, parent_id{raw_columns} '
            f"FROM {table} WHERE entity = %s{where} ORDER BY id")
@@ -709,8 +709,8 @@ def _golden_chunk(_context, chunk: tuple) -> tuple[list, list, list]:
     core = golden.CORE_FIELDS[entity]
     insert_fields, always = _golden_columns(entity)
     inserts, updates, changes = [], [], []
-    for gid, version, area_code, old_values, fields in items:
-        group = list(map(Member._make, fields))
+    for gid, version, area_code, old_values, member_tuples in items:
+        group = list(map(Member._make, member_tuples))
         values, provenance = _survive(group, authority)
         obj = Row(gid, version=version + 1, area_code=area_code, provenance=provenance, updated_at=now)
         golden.apply_values(entity, obj, values, model)
