@@ -17,6 +17,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import NamedTuple
 
 import pyarrow as pa
@@ -609,6 +610,11 @@ def _assign_golden(
         # Written before the golden records they point at (checked at commit): written after
         # them, in a county's first run, each page the links touch is looked up in a write-ahead
         # log grown by gigabytes, which measured slower.
+        # In record order: SQLite looks up each new link's record (its foreign key) as it inserts
+        # the link, and the records' pages are then read once each, in sequence (a million links
+        # in random order into a county's 750 MB of records took 7.0 s in a script, sorted 3.1 s;
+        # clusters come nearly in record order, so a first run gains less: 5.7-6.2 -> 5.3 s).
+        moves.sort(key=itemgetter(0))
         with indexes_built_after(Link, adding=len(moves)):  # a county's first run: a million links
             fast_insert(Link, ((m, method, new) for m, new, _old, method in moves), ["record_id", "method", fk],
                         sequences=True, constants={"created_by_id": creator, "active": True, "created_at": now})

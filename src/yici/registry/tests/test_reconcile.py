@@ -53,6 +53,17 @@ def test_the_same_person_in_two_systems_becomes_one_golden_record(systems):
     assert person.area_code == VILLAGE and person.name_initials == "zsf"
 
 
+def test_a_runs_links_are_written_in_record_order(systems):
+    # (SQLite looks up each new link's record as it inserts it: in record order, in sequence.)
+    first = record(systems["gongan"], **ZHANG)
+    other = record(systems["weijian"], person__name="李四光", person__birth_date="1975-09-01",
+                   person__id_number="330726197509010031", person__gender="男")
+    again = record(systems["minzheng"], **ZHANG)
+    reconcile(entity="person")
+    assert golden_of(first) == golden_of(again) != golden_of(other)
+    assert list(Link.objects.order_by("id").values_list("record_id", flat=True)) == [first.pk, other.pk, again.pk]
+
+
 def test_namesakes_stay_apart(systems):
     a = record(systems["gongan"], **ZHANG)
     b = record(systems["weijian"], person__name="张三丰", person__birth_date="1975-09-01",
