@@ -17,8 +17,9 @@ class Gender(models.TextChoices):
 class RegistryEntity(models.Model):
     area_code = models.CharField(_("area code"), max_length=18, db_index=True)
     attributes = models.JSONField(_("other elements"), default=dict, blank=True)
-    # Per element: where the current value came from and the other candidates
-    # {"person.phone": {"value", "record", "system", "observed_at", "rule", "candidates": [...]}}.
+    # Where each value came from, stored compact (``registry.golden.PROVENANCE_FORMAT``: the winning
+    # record and rule of each element several linked records state); read it with
+    # ``golden.provenance_of``, which adds the candidates and sources from the linked records.
     provenance = models.JSONField(_("provenance"), default=dict, blank=True)
     # Set when reconciliation folded this record into another; kept so old IDs still resolve.
     merged_into_id = models.BigIntegerField(null=True, blank=True)
